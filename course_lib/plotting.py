@@ -23,7 +23,7 @@ def plot_attention(weights: torch.Tensor, queries: Sequence[str], keys: Sequence
     if ax is None:
         _, ax = plt.subplots(figsize=(0.6 * S + 2.5, 0.5 * L + 1.5))
     w = weights.detach().float().cpu()
-    image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=max(float(w.max()), 1e-6))
+    image = ax.imshow(w.numpy(), cmap="viridis", vmin=0.0, vmax=max(float(w.max()), 1e-6))
     ax.set_xticks(range(S), keys, rotation=60, ha="right")
     ax.set_yticks(range(L), queries)
     ax.set_xlabel("key (attended to)")

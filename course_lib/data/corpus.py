@@ -272,7 +272,8 @@ class _Parser:
             modifiers.append(PrepPhrase(prep, self.noun_phrase(allow_relative=False)))
         self.take({".": "."}, 'the final "."')
         if self.i != len(self.words):
-            raise ValueError(f"english must end at its final '.'; got extra tokens {self.words[self.i:]} in {self.english!r}")
+            extra = self.words[self.i:]
+            raise ValueError(f"english must end at its final '.'; got extra tokens {extra} in {self.english!r}")
         return Sentence(subject, predicate, modifiers)
 
 

@@ -138,7 +138,9 @@ def make_translation_data(n_pairs: int, seed: int = 0, split: tuple[float, float
     n_train = round(split[0] * n_pairs)
     n_valid = round(split[1] * n_pairs)
     if n_train < 1:
-        raise ValueError(f"n_pairs * split[0] must leave at least one training pair; got n_pairs={n_pairs}, split={split}")
+        raise ValueError(
+            f"n_pairs * split[0] must leave at least one training pair; got n_pairs={n_pairs}, split={split}"
+        )
     train, valid, test = pairs[:n_train], pairs[n_train:n_train + n_valid], pairs[n_train + n_valid:]
     src_vocab = Vocab.build(en for en, _ in train)
     tgt_vocab = Vocab.build(es for _, es in train)

@@ -1,0 +1,49 @@
+# Transformers, built by hand — every command a student, instructor or CI needs.
+# `make test` and `make book` work on a fresh machine: they create .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+
+.PHONY: venv test test-fast book book-fast release lab autograde bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+venv: $(STAMP)  ## create .venv and install course_lib with its [dev] extras
+
+test: venv  ## the whole suite: unit, parity, notebooks (fast mode), release, nbgrader round trips, site
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests solutions
+
+test-fast: venv  ## the quick loop: everything not marked slow
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" --nbval-lax tests solutions
+
+book: venv  ## the website in _build/html, demos executed in full mode, warnings are errors
+	$(BIN)/jupyter-book build . -W --keep-going
+
+book-fast: venv  ## the website with demos in fast mode (what CI builds)
+	COURSE_LIB_FAST=1 $(BIN)/jupyter-book build . -W --keep-going
+
+release: venv  ## solutions/ -> chapters/ with nbgrader, normalised
+	$(PY) -m instructor.release
+
+lab: venv  ## JupyterLab on the student notebooks
+	$(BIN)/jupyter lab chapters/
+
+# make autograde CHAPTER=03_attention SUBMISSIONS=path/to/folder-or.zip
+autograde: venv  ## grade CHAPTER's SUBMISSIONS; grades.csv and feedback in _grading/
+	@test -n "$(CHAPTER)" -a -n "$(SUBMISSIONS)" || { echo "usage: make autograde CHAPTER=03_attention SUBMISSIONS=folder-or.zip"; exit 2; }
+	$(PY) -m instructor.autograde $(CHAPTER) $(SUBMISSIONS)
+
+bench: venv  ## timings and quality figures -> docs/benchmarks.md
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf _build _grading .pytest_cache

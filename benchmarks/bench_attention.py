@@ -1,0 +1,152 @@
+"""Course attention vs PyTorch's fused kernel.
+
+Times ``course_lib.attention.scaled_dot_product_attention(q, k, v, mask)`` against
+``torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)`` with
+``torch.utils.benchmark.Timer`` on several (B, h, T, d) shapes, without a mask and with a
+boolean causal mask. DESIGN §9's target: the course version within 2× of SDPA.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch.utils.benchmark import Timer
+
+from course_lib.attention import causal_mask, scaled_dot_product_attention
+
+TARGET_RATIO = 2.0  # DESIGN §9: course attention within 2x of F.scaled_dot_product_attention
+AGREE_ATOL = 1e-4  # float32 outputs of the two functions must match this closely
+
+# (B, h, T, d): batch, heads, sequence length, head dim.
+SHAPES: list[tuple[int, int, int, int]] = [
+    (8, 4, 64, 32),
+    (8, 8, 128, 64),
+    (4, 8, 256, 64),
+    (2, 8, 512, 64),
+]
+MASKS = ("none", "causal")
+
+
+@dataclass
+class AttentionRow:
+    """One line of the attention table: a shape, a mask, and both medians."""
+
+    device: str  # "cpu" or "cuda"
+    shape: tuple[int, int, int, int]  # (B, h, T, d)
+    mask: str  # "none" or "causal"
+    course_us: float  # median µs per call of the course's function
+    sdpa_us: float  # median µs per call of F.scaled_dot_product_attention
+    max_abs_diff: float  # largest |course - SDPA| over the output, a sanity check
+
+    @property
+    def ratio(self) -> float:
+        """course / SDPA: 1.0 means as fast, 2.0 means twice as slow."""
+        return self.course_us / self.sdpa_us
+
+    @property
+    def meets_target(self) -> bool:
+        return self.ratio <= TARGET_RATIO
+
+
+def make_inputs(shape: tuple[int, int, int, int], mask_kind: str, device: torch.device):
+    """Random q, k, v of shape (B, h, T, d) on ``device`` and the mask (None or bool (T, T))."""
+    B, h, T, d = shape
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(B, h, T, d, generator=gen).to(device) for _ in range(3))  # (B, h, T, d)
+    mask: Optional[torch.Tensor] = None
+    if mask_kind == "causal":
+        mask = causal_mask(T, device=device)  # (T, T), True where query i may see key j
+    return q, k, v, mask
+
+
+def median_us(stmt: str, inputs: dict, num_threads: int, min_run_time: float) -> float:
+    """Median µs per run of ``stmt`` measured by torch.utils.benchmark.Timer."""
+    timer = Timer(stmt=stmt, globals=inputs, num_threads=num_threads)
+    measurement = timer.blocked_autorange(min_run_time=min_run_time)
+    return measurement.median * 1e6
+
+
+def bench_one(shape, mask_kind: str, device: torch.device, num_threads: int,
+              min_run_time: float) -> AttentionRow:
+    """Time both implementations on one (shape, mask) pair, after checking they agree."""
+    q, k, v, mask = make_inputs(shape, mask_kind, device)
+    inputs = {"course": scaled_dot_product_attention, "sdpa": F.scaled_dot_product_attention,
+              "q": q, "k": k, "v": v, "mask": mask}
+    with torch.no_grad():
+        diff = (scaled_dot_product_attention(q, k, v, mask)
+                - F.scaled_dot_product_attention(q, k, v, attn_mask=mask)).abs().max().item()
+        course_us = median_us("course(q, k, v, mask)", inputs, num_threads, min_run_time)
+        sdpa_us = median_us("sdpa(q, k, v, attn_mask=mask)", inputs, num_threads, min_run_time)
+    return AttentionRow(device.type, shape, mask_kind, course_us, sdpa_us, diff)
+
+
+def run_attention(device: torch.device, min_run_time: float, log=print) -> list[AttentionRow]:
+    """Every shape × mask on ``device``, timed with the process's torch thread count."""
+    num_threads = torch.get_num_threads()
+    rows = []
+    for shape in SHAPES:
+        for mask_kind in MASKS:
+            row = bench_one(shape, mask_kind, device, num_threads, min_run_time)
+            log(f"  attention {device.type} {shape} mask={mask_kind}: course {row.course_us:.0f} µs, "
+                f"SDPA {row.sdpa_us:.0f} µs, ratio {row.ratio:.2f}")
+            rows.append(row)
+    return rows
+
+
+def attention_table(rows: list[AttentionRow]) -> str:
+    """A markdown table of the rows, one per (shape, mask)."""
+    lines = [
+        "| (B, h, T, d) | mask | course (µs) | SDPA (µs) | course / SDPA | within 2×? |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        verdict = "yes" if r.meets_target else "**no**"
+        lines.append(f"| {r.shape} | {r.mask} | {r.course_us:,.0f} | {r.sdpa_us:,.0f} | "
+                     f"{r.ratio:.2f} | {verdict} |")
+    return "\n".join(lines)
+
+
+def attention_summary(rows: list[AttentionRow]) -> str:
+    """One paragraph: the ratio range, how many rows meet the target, and output agreement."""
+    ratios = [r.ratio for r in rows]
+    met = sum(r.meets_target for r in rows)
+    worst_diff = max(r.max_abs_diff for r in rows)
+    agreement = "agree" if worst_diff <= AGREE_ATOL else "**DISAGREE** (check the course code)"
+    return (f"Ratio course / SDPA from {min(ratios):.2f} to {max(ratios):.2f}; "
+            f"{met} of {len(rows)} rows meet the target (≤ {TARGET_RATIO:g}×). "
+            f"Outputs {agreement}: largest |course − SDPA| = {worst_diff:.1e} "
+            f"(tolerance {AGREE_ATOL:g}).")
+
+
+def attention_markdown(cpu_rows: list[AttentionRow], cuda_rows: Optional[list[AttentionRow]],
+                       min_run_time: float, num_threads: int) -> str:
+    """The attention section of docs/benchmarks.md: CPU table, then CUDA table or why not."""
+    parts = [
+        "## 1. Course attention vs PyTorch SDPA",
+        "",
+        "`course_lib.attention.scaled_dot_product_attention(q, k, v, mask)` against "
+        "`torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)`, "
+        "float32, q, k, v of shape (B, h, T, d), mask either none or the boolean "
+        "`course_lib.attention.causal_mask(T)`. Median µs per call from "
+        f"`torch.utils.benchmark.Timer.blocked_autorange(min_run_time={min_run_time:g})`, "
+        f"{num_threads} threads, under `torch.no_grad()`.",
+        "",
+        f"**Target (DESIGN §9):** the course version within {TARGET_RATIO:g}× of SDPA, "
+        "i.e. course / SDPA ≤ 2.",
+        "",
+        "### CPU",
+        "",
+        attention_table(cpu_rows),
+        "",
+        attention_summary(cpu_rows),
+        "",
+        "### CUDA",
+        "",
+    ]
+    if cuda_rows:
+        parts += [attention_table(cuda_rows), "", attention_summary(cuda_rows), ""]
+    else:
+        parts += ["Skipped: `torch.cuda.is_available()` is False on this machine.", ""]
+    return "\n".join(parts)

@@ -1,0 +1,110 @@
+"""Read chapter notebooks and run their cells in-process (for structure and mutant tests)."""
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def chapter_ids() -> list[str]:
+    """Chapters present in solutions/ (NN_slug/NN_slug.ipynb)."""
+    return sorted(p.parent.name for p in (ROOT / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def load(kind: str, chapter: str) -> nbformat.NotebookNode:
+    """kind is 'solutions' or 'chapters'."""
+    return nbformat.read(ROOT / kind / chapter / f"{chapter}.ipynb", as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_solution(cell) -> bool:
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_test(cell) -> bool:
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+def graded_cells(nb) -> list:
+    return [c for c in nb.cells if is_test(c)]
+
+
+def defined_functions(source: str) -> list[str]:
+    """Names of the top-level functions a cell defines."""
+    return [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+
+
+def exercise_functions(nb) -> list[str]:
+    return [name for cell in nb.cells if is_solution(cell) for name in defined_functions(cell.source)]
+
+
+def functions_under_test(nb, test_cell) -> list[str]:
+    """Exercise functions a test cell calls."""
+    return [f for f in exercise_functions(nb) if re.search(rf"(?<![\w.]){f}\b", test_cell.source)]
+
+
+def hidden_lines(source: str) -> list[str]:
+    """The stripped lines between the hidden-test delimiters."""
+    lines, inside = [], False
+    for line in source.splitlines():
+        if BEGIN_HIDDEN in line:
+            inside = True
+        elif END_HIDDEN in line:
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def python_source(cell_source: str) -> str:
+    """Cell source with IPython syntax (%pip, !cmd) turned into plain Python."""
+    return TransformerManager().transform_cell(cell_source)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def run_notebook_namespace(nb) -> dict:
+    """Execute every code cell except the graded test cells and the cells tagged skip-execution
+    that are not solutions (e.g. 'now with your own implementation'); return the namespace."""
+    namespace: dict = {"__name__": "__main__"}
+    cwd = os.getcwd()
+    try:
+        with quiet():
+            for cell in nb.cells:
+                if cell.cell_type != "code" or is_test(cell):
+                    continue
+                if "skip-execution" in cell.metadata.get("tags", []) and not is_solution(cell):
+                    continue
+                exec(compile(python_source(cell.source), "<cell>", "exec"), namespace)
+                plt.close("all")
+    finally:
+        os.chdir(cwd)
+    return namespace
+
+
+def run_cell(source: str, namespace: dict) -> None:
+    """Execute one cell's source in a copy of ``namespace``; exceptions propagate."""
+    with quiet():
+        exec(compile(python_source(source), "<test cell>", "exec"), dict(namespace))

@@ -1,0 +1,73 @@
+"""course_lib.runtime: device choice, seeding, fast mode."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import course_lib
+from course_lib import runtime
+
+
+def test_get_device_defaults_to_best_available(monkeypatch):
+    monkeypatch.delenv(runtime.DEVICE_ENV, raising=False)
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if runtime._mps_available() else "cpu")
+    assert course_lib.get_device().type == expected
+
+
+def test_get_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.delenv(runtime.DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(runtime, "_mps_available", lambda: True)
+    assert course_lib.get_device().type == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert course_lib.get_device().type == "cuda"
+
+
+def test_get_device_environment_override(monkeypatch):
+    monkeypatch.setenv(runtime.DEVICE_ENV, "cpu")
+    assert course_lib.get_device() == torch.device("cpu")
+
+
+def test_get_device_rejects_unknown_or_missing_device(monkeypatch):
+    monkeypatch.setenv(runtime.DEVICE_ENV, "tpu")
+    with pytest.raises(ValueError, match="COURSE_LIB_DEVICE.*'tpu'"):
+        course_lib.get_device()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv(runtime.DEVICE_ENV, "cuda")
+    with pytest.raises(RuntimeError, match="no CUDA"):
+        course_lib.get_device()
+
+
+def test_seed_everything_makes_all_generators_repeat():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3)
+
+    course_lib.seed_everything(123)
+    first = draw()
+    course_lib.seed_everything(123)
+    second = draw()
+    assert first[:2] == second[:2] and torch.equal(first[2], second[2])
+    course_lib.seed_everything(124)
+    assert draw()[0] != first[0]
+
+
+def test_seed_everything_returns_a_seeded_generator():
+    a = torch.rand(4, generator=course_lib.seed_everything(5))
+    b = torch.rand(4, generator=course_lib.seed_everything(5))
+    assert torch.equal(a, b)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        course_lib.seed_everything("0")
+
+
+@pytest.mark.parametrize("flag, nbgrader, expected", [
+    ("1", False, True), ("true", False, True), ("0", True, False), ("", True, True), ("", False, False),
+])
+def test_fast_mode_from_environment(monkeypatch, flag, nbgrader, expected):
+    monkeypatch.setenv(runtime.FAST_ENV, flag)
+    if nbgrader:
+        monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    else:
+        monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert course_lib.is_fast_mode() is expected
+    assert course_lib.fast_or_full("fast", "full") == ("fast" if expected else "full")

@@ -1,0 +1,60 @@
+"""course_lib.training and course_lib.plotting."""
+import matplotlib
+
+matplotlib.use("Agg")
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+from course_lib import plotting, training  # noqa: E402
+
+
+def _separable_data(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    return DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=g)
+
+
+def test_fit_learns_a_separable_problem_and_records_history():
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    loader = _separable_data()
+    history = training.fit(model, loader, torch.optim.SGD(model.parameters(), lr=0.5), epochs=5,
+                           device=torch.device("cpu"), valid_batches=_separable_data(seed=1), progress=False)
+    assert len(history.train_loss) == len(history.valid_acc) == 5
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.valid_acc[-1] > 0.9
+
+
+def test_evaluation_epoch_does_not_change_the_model():
+    model = nn.Linear(2, 2)
+    before = [p.clone() for p in model.parameters()]
+    training.run_epoch(model, _separable_data(), training.classification_step, torch.device("cpu"))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert not model.training
+
+
+def test_fit_rejects_bad_arguments():
+    model = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="epochs must be ≥ 1; got 0"):
+        training.fit(model, _separable_data(), torch.optim.SGD(model.parameters(), lr=0.1), 0, torch.device("cpu"))
+    with pytest.raises(ValueError, match="no items"):
+        training.run_epoch(model, [], training.classification_step, torch.device("cpu"))
+
+
+def test_plot_attention_labels_axes_and_checks_shapes():
+    ax = plotting.plot_attention(torch.softmax(torch.randn(3, 4), -1), ["a", "b", "c"], ["w", "x", "y", "z"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["w", "x", "y", "z"]
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    with pytest.raises(ValueError, match=r"need 3 query labels and 4 key labels.*got 2 and 4"):
+        plotting.plot_attention(torch.rand(3, 4), ["a", "b"], ["w", "x", "y", "z"])
+    with pytest.raises(ValueError, match=r"must be 2-D \(L, S\); got shape \(1, 3, 4\)"):
+        plotting.plot_attention(torch.rand(1, 3, 4), ["a"], ["w"])
+
+
+def test_plot_history_draws_train_and_validation():
+    h = training.History([1.0, 0.5], [0.5, 0.8], [1.1, 0.6], [0.4, 0.7])
+    fig = plotting.plot_history(h)
+    assert [len(ax.get_lines()) for ax in fig.axes] == [2, 2]
