@@ -12,12 +12,13 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torch.utils.benchmark import Timer
+from torch.utils.benchmark import Measurement, Timer
 
 from course_lib.attention import causal_mask, scaled_dot_product_attention
 
 TARGET_RATIO = 2.0  # DESIGN §9: course attention within 2x of F.scaled_dot_product_attention
 AGREE_ATOL = 1e-4  # float32 outputs of the two functions must match this closely
+NOISY_IQR = 0.25  # a row is flagged when a timing's IQR exceeds this fraction of its median
 
 # (B, h, T, d): batch, heads, sequence length, head dim.
 SHAPES: list[tuple[int, int, int, int]] = [
@@ -39,6 +40,7 @@ class AttentionRow:
     course_us: float  # median µs per call of the course's function
     sdpa_us: float  # median µs per call of F.scaled_dot_product_attention
     max_abs_diff: float  # largest |course - SDPA| over the output, a sanity check
+    noisy: bool = False  # either timing's IQR / median > NOISY_IQR: read the ratio with care
 
     @property
     def ratio(self) -> float:
@@ -61,34 +63,52 @@ def make_inputs(shape: tuple[int, int, int, int], mask_kind: str, device: torch.
     return q, k, v, mask
 
 
-def median_us(stmt: str, inputs: dict, num_threads: int, min_run_time: float) -> float:
-    """Median µs per run of ``stmt`` measured by torch.utils.benchmark.Timer."""
-    timer = Timer(stmt=stmt, globals=inputs, num_threads=num_threads)
-    measurement = timer.blocked_autorange(min_run_time=min_run_time)
-    return measurement.median * 1e6
+def interleaved_medians(stmts: list[str], inputs: dict, num_threads: int,
+                        min_run_time: float, rounds: int) -> list[Measurement]:
+    """Time each of ``stmts`` with torch.utils.benchmark.Timer, alternating between them for
+    ``rounds`` rounds, and merge each statement's rounds into one Measurement.
+
+    Alternating means that a burst of load from another process on this shared machine
+    slows both implementations alike instead of only the one being timed at that moment.
+    """
+    timers = [Timer(stmt=stmt, globals=inputs, num_threads=num_threads) for stmt in stmts]
+    per_round = min_run_time / rounds
+    measured: list[list[Measurement]] = [[] for _ in stmts]
+    for _ in range(rounds):
+        for timer, runs in zip(timers, measured):
+            runs.append(timer.blocked_autorange(min_run_time=per_round))
+    return [Measurement.merge(runs)[0] for runs in measured]
+
+
+def is_noisy(m: Measurement) -> bool:
+    """True when the spread between runs is large: IQR above NOISY_IQR of the median."""
+    return m.iqr / m.median > NOISY_IQR
 
 
 def bench_one(shape, mask_kind: str, device: torch.device, num_threads: int,
-              min_run_time: float) -> AttentionRow:
+              min_run_time: float, rounds: int) -> AttentionRow:
     """Time both implementations on one (shape, mask) pair, after checking they agree."""
     q, k, v, mask = make_inputs(shape, mask_kind, device)
     inputs = {"course": scaled_dot_product_attention, "sdpa": F.scaled_dot_product_attention,
               "q": q, "k": k, "v": v, "mask": mask}
+    stmts = ["course(q, k, v, mask)", "sdpa(q, k, v, attn_mask=mask)"]
     with torch.no_grad():
         diff = (scaled_dot_product_attention(q, k, v, mask)
                 - F.scaled_dot_product_attention(q, k, v, attn_mask=mask)).abs().max().item()
-        course_us = median_us("course(q, k, v, mask)", inputs, num_threads, min_run_time)
-        sdpa_us = median_us("sdpa(q, k, v, attn_mask=mask)", inputs, num_threads, min_run_time)
-    return AttentionRow(device.type, shape, mask_kind, course_us, sdpa_us, diff)
+        course, sdpa = interleaved_medians(stmts, inputs, num_threads, min_run_time, rounds)
+    return AttentionRow(device.type, shape, mask_kind, course.median * 1e6, sdpa.median * 1e6,
+                        diff, noisy=is_noisy(course) or is_noisy(sdpa))
 
 
-def run_attention(device: torch.device, min_run_time: float, log=print) -> list[AttentionRow]:
-    """Every shape × mask on ``device``, timed with the process's torch thread count."""
+def run_attention(device: torch.device, min_run_time: float, rounds: int,
+                  log=print) -> list[AttentionRow]:
+    """Every shape × mask on ``device``, timed with the process's torch thread count;
+    ``min_run_time`` seconds per implementation, split over ``rounds`` alternating rounds."""
     num_threads = torch.get_num_threads()
     rows = []
     for shape in SHAPES:
         for mask_kind in MASKS:
-            row = bench_one(shape, mask_kind, device, num_threads, min_run_time)
+            row = bench_one(shape, mask_kind, device, num_threads, min_run_time, rounds)
             log(f"  attention {device.type} {shape} mask={mask_kind}: course {row.course_us:.0f} µs, "
                 f"SDPA {row.sdpa_us:.0f} µs, ratio {row.ratio:.2f}")
             rows.append(row)
@@ -103,8 +123,9 @@ def attention_table(rows: list[AttentionRow]) -> str:
     ]
     for r in rows:
         verdict = "yes" if r.meets_target else "**no**"
+        noisy = " †" if r.noisy else ""
         lines.append(f"| {r.shape} | {r.mask} | {r.course_us:,.0f} | {r.sdpa_us:,.0f} | "
-                     f"{r.ratio:.2f} | {verdict} |")
+                     f"{r.ratio:.2f}{noisy} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -113,15 +134,19 @@ def attention_summary(rows: list[AttentionRow]) -> str:
     ratios = [r.ratio for r in rows]
     met = sum(r.meets_target for r in rows)
     worst_diff = max(r.max_abs_diff for r in rows)
+    noisy = sum(r.noisy for r in rows)
+    noise_note = (f" † marks {noisy} row(s) whose timings spread widely (IQR > "
+                  f"{NOISY_IQR:.0%} of the median): the machine was busy; rerun before "
+                  "trusting them." if noisy else "")
     agreement = "agree" if worst_diff <= AGREE_ATOL else "**DISAGREE** (check the course code)"
     return (f"Ratio course / SDPA from {min(ratios):.2f} to {max(ratios):.2f}; "
             f"{met} of {len(rows)} rows meet the target (≤ {TARGET_RATIO:g}×). "
             f"Outputs {agreement}: largest |course − SDPA| = {worst_diff:.1e} "
-            f"(tolerance {AGREE_ATOL:g}).")
+            f"(tolerance {AGREE_ATOL:g}).{noise_note}")
 
 
 def attention_markdown(cpu_rows: list[AttentionRow], cuda_rows: Optional[list[AttentionRow]],
-                       min_run_time: float, num_threads: int) -> str:
+                       min_run_time: float, rounds: int, num_threads: int) -> str:
     """The attention section of docs/benchmarks.md: CPU table, then CUDA table or why not."""
     parts = [
         "## 1. Course attention vs PyTorch SDPA",
@@ -130,8 +155,9 @@ def attention_markdown(cpu_rows: list[AttentionRow], cuda_rows: Optional[list[At
         "`torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)`, "
         "float32, q, k, v of shape (B, h, T, d), mask either none or the boolean "
         "`course_lib.attention.causal_mask(T)`. Median µs per call from "
-        f"`torch.utils.benchmark.Timer.blocked_autorange(min_run_time={min_run_time:g})`, "
-        f"{num_threads} threads, under `torch.no_grad()`.",
+        f"`torch.utils.benchmark.Timer.blocked_autorange`, {min_run_time:g} s per "
+        f"implementation split over {rounds} rounds that alternate course and SDPA (then "
+        f"`Measurement.merge`), {num_threads} threads, under `torch.no_grad()`.",
         "",
         f"**Target (DESIGN §9):** the course version within {TARGET_RATIO:g}× of SDPA, "
         "i.e. course / SDPA ≤ 2.",

@@ -26,6 +26,7 @@ class Machine:
     torch_version: str  # torch.__version__
     os_name: str  # kernel and architecture
     cuda_device: str  # GPU name, or "" when torch sees no CUDA device
+    load_at_start: str  # 1-, 5- and 15-minute load averages when the run began
 
 
 def cpu_model() -> str:
@@ -57,6 +58,15 @@ def memory_gib() -> float:
     return 0.0
 
 
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, e.g. '0.52 / 0.31 / 0.20' ('n/a' on Windows).
+
+    On a 2-core machine a load near 2 means another job competed with the benchmark."""
+    if not hasattr(os, "getloadavg"):
+        return "n/a"
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def describe_machine() -> Machine:
     """Collect the facts about this machine now."""
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
@@ -70,6 +80,7 @@ def describe_machine() -> Machine:
         torch_version=torch.__version__,
         os_name=f"{platform.system()} {platform.release()} ({platform.machine()})",
         cuda_device=cuda,
+        load_at_start=load_average(),
     )
 
 
@@ -90,7 +101,7 @@ def exact_command(repo_root: Path) -> str:
     return shlex.join([shorten(sys.executable), script, *sys.argv[1:]])
 
 
-def machine_markdown(machine: Machine, command: str) -> str:
+def machine_markdown(machine: Machine, command: str, load_at_end: str) -> str:
     """The 'Machine' section of docs/benchmarks.md."""
     gpu = machine.cuda_device or "none (torch.cuda.is_available() is False)"
     lines = [
@@ -101,6 +112,8 @@ def machine_markdown(machine: Machine, command: str) -> str:
         f"{machine.memory_gib:.1f} GiB RAM",
         f"- torch threads: {machine.torch_threads} (`torch.get_num_threads()`, used by every timer)",
         f"- GPU: {gpu}",
+        f"- Load average (1 / 5 / 15 min): {machine.load_at_start} at the start, "
+        f"{load_at_end} at the end (other processes share these cores)",
         f"- Software: Python {machine.python}, torch {machine.torch_version}, {machine.os_name}",
         f"- Command (run from the repository root): `{command}`",
         "",
