@@ -7,10 +7,11 @@ A boolean mask is True where a query MAY attend; a float mask is added to the sc
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .reference import reference
 
@@ -144,3 +145,37 @@ def dot_product_variance(d_k: int, n_samples: int = 20_000, scaled: bool = False
     if scaled:
         dots = dots / math.sqrt(d_k)
     return dots.var().item()
+
+
+@dataclass
+class AttentionClassifierConfig:
+    """A one-layer attention model: the last token queries the whole sequence."""
+
+    vocab_size: int = 64  # number of token ids
+    d_model: int = 32  # embedding width = d_k = d_v
+    n_classes: int = 2  # output classes
+
+
+class AttentionClassifier(nn.Module):
+    """Embed tokens, let the LAST token attend to all tokens, classify what it gathered.
+
+    x: (B, T) token ids  →  logits (B, n_classes); ``self.last_weights`` keeps (B, T).
+    """
+
+    def __init__(self, config: AttentionClassifierConfig):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.q_proj = nn.Linear(config.d_model, config.d_model)
+        self.k_proj = nn.Linear(config.d_model, config.d_model)
+        self.v_proj = nn.Linear(config.d_model, config.d_model)
+        self.head = nn.Linear(config.d_model, config.n_classes)
+        self.last_weights: Optional[Tensor] = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.embed(x)  # (B, T, C)
+        q = self.q_proj(h[:, -1:, :])  # (B, 1, C): the final token asks the question
+        k, v = self.k_proj(h), self.v_proj(h)  # (B, T, C) each
+        out, weights = attention(q, k, v)  # (B, 1, C), (B, 1, T)
+        self.last_weights = weights[:, 0].detach()  # (B, T)
+        return self.head(out[:, 0])  # (B, n_classes)

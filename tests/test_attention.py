@@ -133,3 +133,30 @@ def test_soft_lookup_tends_to_hard_lookup_as_temperature_falls():
     soft, weights = S.soft_lookup(query, keys, values, temperature=1e-3)
     torch.testing.assert_close(soft, hard, atol=1e-4, rtol=0)
     assert torch.isclose(weights.sum(), torch.tensor(1.0))
+
+
+def test_attention_classifier_shapes_and_weights():
+    model = A.AttentionClassifier(A.AttentionClassifierConfig(vocab_size=10, d_model=8, n_classes=3))
+    logits = model(torch.randint(0, 10, (4, 7)))
+    assert logits.shape == (4, 3)
+    assert model.last_weights.shape == (4, 7)
+    torch.testing.assert_close(model.last_weights.sum(-1), torch.ones(4))
+
+
+def test_attention_classifier_learns_long_range_agreement_by_looking_at_the_noun():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from course_lib import training
+    from course_lib.data import AGREEMENT_VOCAB, make_agreement_task
+
+    torch.manual_seed(0)
+    X, y = make_agreement_task(1000, 20, seed=0)
+    Xv, yv = make_agreement_task(300, 20, seed=1)
+    model = A.AttentionClassifier(A.AttentionClassifierConfig(vocab_size=len(AGREEMENT_VOCAB)))
+    loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
+    training.fit(model, loader, torch.optim.Adam(model.parameters(), lr=1e-2), 3, torch.device("cpu"), progress=False)
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(Xv).argmax(-1) == yv).float().mean().item()
+    assert accuracy > 0.85
+    assert (model.last_weights.argmax(-1) == 0).float().mean() > 0.9, "the query should attend to the noun"
