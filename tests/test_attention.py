@@ -159,4 +159,5 @@ def test_attention_classifier_learns_long_range_agreement_by_looking_at_the_noun
     with torch.no_grad():
         accuracy = (model(Xv).argmax(-1) == yv).float().mean().item()
     assert accuracy > 0.85
-    assert (model.last_weights.argmax(-1) == 0).float().mean() > 0.9, "the query should attend to the noun"
+    uniform = 1 / X.shape[1]
+    assert model.last_weights[:, 0].mean() > 10 * uniform, "the query should put most of its weight on the noun"
