@@ -52,7 +52,8 @@ def attention_scores(q: Tensor, k: Tensor) -> Tensor:
     """
     _check_qk(q, k)
     d_k = q.shape[-1]
-    return q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., L, S)
+    scores = q @ k.transpose(-2, -1)  # (..., L, S)
+    return scores.div_(math.sqrt(d_k))  # in place: saves a copy of the (L, S) matrix
 
 
 def apply_mask(scores: Tensor, mask: Optional[Tensor]) -> Tensor:
@@ -66,6 +67,18 @@ def apply_mask(scores: Tensor, mask: Optional[Tensor]) -> Tensor:
     if mask.dtype == torch.bool:
         return scores.masked_fill(~mask, float("-inf"))
     return scores + mask
+
+
+def _apply_mask_(scores: Tensor, mask: Optional[Tensor]) -> Tensor:
+    """In-place :func:`apply_mask` for a scores tensor nobody else holds (saves a copy)."""
+    if mask is None:
+        return scores
+    _check_mask(mask, scores)
+    if scores.shape != torch.broadcast_shapes(scores.shape, mask.shape):
+        return apply_mask(scores, mask)  # the mask adds dimensions: cannot write in place
+    if mask.dtype == torch.bool:
+        return scores.masked_fill_(~mask, float("-inf"))
+    return scores.add_(mask)
 
 
 @reference
@@ -86,11 +99,12 @@ def attention_weights(q: Tensor, k: Tensor, mask: Optional[Tensor] = None) -> Te
     q: (..., L, d_k)  k: (..., S, d_k)  mask: as in scaled_dot_product_attention.
     Returns (..., L, S). A query row whose keys are all masked gets weights 0 (as torch does).
     """
-    scores = apply_mask(attention_scores(q, k), mask)  # (..., L, S)
+    scores = _apply_mask_(attention_scores(q, k), mask)  # (..., L, S)
     weights = torch.softmax(scores, dim=-1)
     if mask is not None and mask.dtype == torch.bool:
-        nothing_allowed = ~mask.any(dim=-1, keepdim=True)  # (..., L, 1)
-        weights = weights.masked_fill(nothing_allowed, 0.0)
+        nothing_allowed = ~mask.any(dim=-1, keepdim=True)  # (..., L, 1), as small as the mask
+        if nothing_allowed.any():  # softmax of an all -inf row is NaN; torch returns zeros
+            weights = weights.masked_fill(nothing_allowed, 0.0)
     return weights
 
 
