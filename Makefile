@@ -25,11 +25,13 @@ test: venv  ## the whole suite: unit, parity, notebooks (fast mode), release, nb
 test-fast: venv  ## the quick loop: everything not marked slow
 	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" --nbval-lax tests solutions
 
-book: venv  ## the website in _build/html, demos executed in full mode, warnings are errors
-	$(BIN)/jupyter-book build . -W --keep-going
+# Each mode builds into its own folder with its own execution cache (<folder>/_build/.jupyter_cache),
+# so a rebuild re-executes only the notebooks that changed and fast outputs never reach `make book`.
+book: venv  ## the website in _build/html, demos executed in full mode (cached), warnings are errors
+	$(BIN)/jupyter-book build . -W -n --keep-going
 
-book-fast: venv  ## the website with demos in fast mode (what CI builds)
-	COURSE_LIB_FAST=1 $(BIN)/jupyter-book build . -W --keep-going
+book-fast: venv  ## the website with demos in fast mode (what CI builds), in _build/fast/_build/html
+	COURSE_LIB_FAST=1 $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/fast
 
 release: venv  ## solutions/ -> chapters/ with nbgrader, normalised
 	$(PY) -m instructor.release
