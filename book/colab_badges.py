@@ -5,7 +5,9 @@
 The badge links to the chapter's student notebook (chapters/NN_slug/NN_slug.ipynb) on Colab; the
 address comes from `repository.url` and `repository.branch` in _config.yml, the one place it lives.
 The image is book/images/colab-badge.svg, embedded as a data URI so that it shows without a
-network and wherever the notebook is opened: the website, JupyterLab, Colab, GitHub.
+network and wherever the notebook is opened: the website, JupyterLab, Colab, GitHub. The badge is
+an HTML <a><img></a>: MyST (markdown-it) refuses SVG data URIs in Markdown image syntax.
+If the title cell holds more than the title, the rest moves to a cell after the badge.
 Running the script again refreshes the badges (after a change of repository address, say).
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from instructor.notebooks import normalize  # noqa: E402  (cell ids follow cell positions)
 
 BADGE_SVG = ROOT / "book" / "images" / "colab-badge.svg"
-BADGE_PREFIX = "[![Open in Colab]("
+BADGE_PREFIX = '<a href="https://colab.research.google.com/github/'
 
 
 def repository() -> tuple[str, str]:
@@ -40,7 +42,8 @@ def colab_url(chapter: str) -> str:
 
 def badge_markdown(chapter: str) -> str:
     image = base64.b64encode(BADGE_SVG.read_bytes()).decode("ascii")
-    return f"{BADGE_PREFIX}data:image/svg+xml;base64,{image})]({colab_url(chapter)})"
+    return (f'<a href="{colab_url(chapter)}"><img src="data:image/svg+xml;base64,{image}" '
+            f'alt="Open in Colab" width="117" height="20"></a>')
 
 
 def is_badge_cell(cell) -> bool:
@@ -52,14 +55,24 @@ def add_badge(path: Path) -> bool:
     chapter = path.stem
     nb = nbformat.read(path, as_version=4)
     source = badge_markdown(chapter)
+    title = nb.cells[0]
+    if not (title.cell_type == "markdown" and title.source.startswith("# ")):
+        raise ValueError(f"{path}: the first cell must be the chapter's title ('# N. Title')")
+    changed = False
+    heading, _, rest = title.source.partition("\n")
+    if rest.strip():  # keep the title alone in its cell so that the badge sits right under it
+        title.source = heading
+        nb.cells.insert(1, nbformat.v4.new_markdown_cell(rest.strip("\n")))
+        changed = True
     if len(nb.cells) > 1 and is_badge_cell(nb.cells[1]):
-        if nb.cells[1].source == source:
-            return False
-        nb.cells[1].source = source
+        if nb.cells[1].source != source:
+            nb.cells[1].source, changed = source, True
     else:
         nb.cells.insert(1, nbformat.v4.new_markdown_cell(source))
-    nbformat.write(normalize(nb), path)
-    return True
+        changed = True
+    if changed:
+        nbformat.write(normalize(nb), path)
+    return changed
 
 
 def main() -> None:

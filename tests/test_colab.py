@@ -15,11 +15,13 @@ from tests.notebook_tools import ROOT, chapter_ids, load
 from tests.site_tools import config, repository
 
 CHAPTERS = chapter_ids()
-BADGE = re.compile(r"^\[!\[Open in Colab\]\((?P<image>[^)]+)\)\]\((?P<link>[^)]+)\)$")
+BADGE = re.compile(r'^<a href="(?P<link>[^"]+)"><img src="(?P<image>[^"]+)" alt="Open in Colab" width="117" height="20"></a>$')
 
 
 def _badge(nb):
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "the first cell is the title"
+    title = nb.cells[0]
+    assert title.cell_type == "markdown" and re.fullmatch(r"# \d+\. .+", title.source.strip()), \
+        "the first cell holds the title alone ('# N. Title'), so the badge sits right under it"
     cell = nb.cells[1]
     match = BADGE.match(cell.source.strip()) if cell.cell_type == "markdown" else None
     assert match, ("the cell under the title must be the 'Open in Colab' badge; "
