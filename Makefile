@@ -27,11 +27,12 @@ test-fast: venv  ## the quick loop: everything not marked slow
 
 # Each mode builds into its own folder with its own execution cache (<folder>/_build/.jupyter_cache),
 # so a rebuild re-executes only the notebooks that changed and fast outputs never reach `make book`.
+# MPLBACKEND is dropped: with MPLBACKEND=Agg (as in CI) the kernels would show no figures.
 book: venv  ## the website in _build/html, demos executed in full mode (cached), warnings are errors
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	env -u MPLBACKEND $(BIN)/jupyter-book build . -W -n --keep-going
 
 book-fast: venv  ## the website with demos in fast mode (what CI builds), in _build/fast/_build/html
-	COURSE_LIB_FAST=1 $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/fast
+	env -u MPLBACKEND COURSE_LIB_FAST=1 $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/fast
 
 release: venv  ## solutions/ -> chapters/ with nbgrader, normalised
 	$(PY) -m instructor.release
