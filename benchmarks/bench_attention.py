@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.benchmark import Measurement, Timer
 
-from contention import QUIET_CORES, CpuMeter
+from contention import QUIET_CORES, CpuMeter, wait_for_quiet
 from course_lib.attention import causal_mask, scaled_dot_product_attention
 
 TARGET_RATIO = 2.0  # DESIGN §9: course attention within 2x of F.scaled_dot_product_attention
@@ -35,10 +35,21 @@ MASKS = ("none", "causal")
 
 
 @dataclass
+class TimingPlan:
+    """How long and how often to time each (shape, mask) row."""
+
+    min_run_time: float  # seconds of timing per implementation, split over the rounds
+    rounds: int  # alternating course / SDPA rounds, merged with Measurement.merge
+    attempts: int  # measurements of a row at most, when other processes disturb it
+    wait_s: float  # before a table, wait at most this long for other processes to go quiet
+
+
+@dataclass
 class AttentionRow:
     """One line of the attention table: a shape, a mask, and both medians."""
 
     device: str  # "cpu" or "cuda"
+    threads: int  # torch intra-op threads inside the Timer
     shape: tuple[int, int, int, int]  # (B, h, T, d)
     mask: str  # "none" or "causal"
     course_us: float  # median µs per call of the course's function
@@ -74,18 +85,17 @@ def make_inputs(shape: tuple[int, int, int, int], mask_kind: str, device: torch.
     return q, k, v, mask
 
 
-def interleaved_medians(stmts: list[str], inputs: dict, num_threads: int,
-                        min_run_time: float, rounds: int) -> list[Measurement]:
+def interleaved(stmts: list[str], inputs: dict, plan: TimingPlan, threads: int) -> list[Measurement]:
     """Time each of ``stmts`` with torch.utils.benchmark.Timer, alternating between them for
-    ``rounds`` rounds, and merge each statement's rounds into one Measurement.
+    ``plan.rounds`` rounds, and merge each statement's rounds into one Measurement.
 
     Alternating means that a burst of load from another process on this shared machine
     slows both implementations alike instead of only the one being timed at that moment.
     """
-    timers = [Timer(stmt=stmt, globals=inputs, num_threads=num_threads) for stmt in stmts]
-    per_round = min_run_time / rounds
+    timers = [Timer(stmt=stmt, globals=inputs, num_threads=threads) for stmt in stmts]
+    per_round = plan.min_run_time / plan.rounds
     measured: list[list[Measurement]] = [[] for _ in stmts]
-    for _ in range(rounds):
+    for _ in range(plan.rounds):
         for timer, runs in zip(timers, measured):
             runs.append(timer.blocked_autorange(min_run_time=per_round))
     return [Measurement.merge(runs)[0] for runs in measured]
@@ -96,48 +106,49 @@ def is_noisy(m: Measurement) -> bool:
     return m.iqr / m.median > NOISY_IQR
 
 
-def bench_one(shape, mask_kind: str, device: torch.device, num_threads: int,
-              min_run_time: float, rounds: int, attempts: int) -> AttentionRow:
+def bench_one(shape, mask_kind: str, device: torch.device, plan: TimingPlan,
+              threads: int) -> AttentionRow:
     """Time both implementations on one (shape, mask) pair, after checking they agree.
 
     When other processes kept the CPU busy during a measurement it is taken again, up to
-    ``attempts`` times in all, and the least disturbed attempt is kept.
+    ``plan.attempts`` times in all, and the least disturbed measurement is kept.
     """
     q, k, v, mask = make_inputs(shape, mask_kind, device)
     inputs = {"course": scaled_dot_product_attention, "sdpa": F.scaled_dot_product_attention,
               "q": q, "k": k, "v": v, "mask": mask}
     stmts = ["course(q, k, v, mask)", "sdpa(q, k, v, attn_mask=mask)"]
-    best: Optional[AttentionRow] = None
     with torch.no_grad():
         diff = (scaled_dot_product_attention(q, k, v, mask)
                 - F.scaled_dot_product_attention(q, k, v, attn_mask=mask)).abs().max().item()
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(RETRY_PAUSE_S)  # give the other job a moment to finish
+        best: Optional[AttentionRow] = None
+        for attempt in range(1, plan.attempts + 1):
             with CpuMeter() as meter:
-                course, sdpa = interleaved_medians(stmts, inputs, num_threads, min_run_time, rounds)
-            row = AttentionRow(device.type, shape, mask_kind, course.median * 1e6,
+                course, sdpa = interleaved(stmts, inputs, plan, threads)
+            row = AttentionRow(device.type, threads, shape, mask_kind, course.median * 1e6,
                                sdpa.median * 1e6, diff, noisy=is_noisy(course) or is_noisy(sdpa),
                                others_cores=meter.others_cores)
             if best is None or row.others_cores < best.others_cores:
                 best = row
-            if meter.quiet:
+            if meter.quiet or attempt == plan.attempts:
                 break
-    best.attempts = attempt + 1
+            time.sleep(RETRY_PAUSE_S)  # give the other job a moment to finish
+    best.attempts = attempt
     return best
 
 
-def run_attention(device: torch.device, min_run_time: float, rounds: int,
+def run_attention(device: torch.device, plan: TimingPlan, threads: int,
                   log=print) -> list[AttentionRow]:
-    """Every shape × mask on ``device``, timed with the process's torch thread count;
-    ``min_run_time`` seconds per implementation, split over ``rounds`` alternating rounds."""
-    num_threads = torch.get_num_threads()
+    """Every shape × mask on ``device`` with ``threads`` torch threads, one row each.
+    Waits first (up to plan.wait_s) for other processes to leave the CPU alone."""
+    waited = wait_for_quiet(plan.wait_s)
+    log(f"  waited {waited:.0f} s for a quiet machine")
     rows = []
     for shape in SHAPES:
         for mask_kind in MASKS:
-            row = bench_one(shape, mask_kind, device, num_threads, min_run_time, rounds)
-            log(f"  attention {device.type} {shape} mask={mask_kind}: course {row.course_us:.0f} µs, "
-                f"SDPA {row.sdpa_us:.0f} µs, ratio {row.ratio:.2f}")
+            row = bench_one(shape, mask_kind, device, plan, threads)
+            log(f"  attention {device.type} {threads} thread(s) {shape} mask={mask_kind}: course {row.course_us:.0f} µs, "
+                f"SDPA {row.sdpa_us:.0f} µs, ratio {row.ratio:.2f}, others' CPU "
+                f"{row.others_cores:.2f} cores, {row.attempts} attempt(s)")
             rows.append(row)
     return rows
 
@@ -145,59 +156,70 @@ def run_attention(device: torch.device, min_run_time: float, rounds: int,
 def attention_table(rows: list[AttentionRow]) -> str:
     """A markdown table of the rows, one per (shape, mask)."""
     lines = [
-        "| (B, h, T, d) | mask | course (µs) | SDPA (µs) | course / SDPA | within 2×? |",
-        "|---|---|---:|---:|---:|---|",
+        "| (B, h, T, d) | mask | course (µs) | SDPA (µs) | course / SDPA | within 2×? "
+        "| others' CPU (cores) |",
+        "|---|---|---:|---:|---:|---|---:|",
     ]
     for r in rows:
         verdict = "yes" if r.meets_target else "**no**"
-        noisy = " †" if r.noisy else ""
+        flags = (" †" if r.noisy else "") + (" ‡" if r.disturbed else "")
         lines.append(f"| {r.shape} | {r.mask} | {r.course_us:,.0f} | {r.sdpa_us:,.0f} | "
-                     f"{r.ratio:.2f}{noisy} | {verdict} |")
+                     f"{r.ratio:.2f}{flags} | {verdict} | {r.others_cores:.2f} |")
     return "\n".join(lines)
 
 
 def attention_summary(rows: list[AttentionRow]) -> str:
-    """One paragraph: the ratio range, how many rows meet the target, and output agreement."""
+    """One paragraph: the ratio range, how many rows meet the target, agreement, caveats."""
     ratios = [r.ratio for r in rows]
     met = sum(r.meets_target for r in rows)
     worst_diff = max(r.max_abs_diff for r in rows)
-    noisy = sum(r.noisy for r in rows)
-    noise_note = (f" † marks {noisy} row(s) whose timings spread widely (IQR > "
-                  f"{NOISY_IQR:.0%} of the median): the machine was busy; rerun before "
-                  "trusting them." if noisy else "")
     agreement = "agree" if worst_diff <= AGREE_ATOL else "**DISAGREE** (check the course code)"
-    return (f"Ratio course / SDPA from {min(ratios):.2f} to {max(ratios):.2f}; "
+    text = (f"Ratio course / SDPA from {min(ratios):.2f} to {max(ratios):.2f}; "
             f"{met} of {len(rows)} rows meet the target (≤ {TARGET_RATIO:g}×). "
             f"Outputs {agreement}: largest |course − SDPA| = {worst_diff:.1e} "
-            f"(tolerance {AGREE_ATOL:g}).{noise_note}")
+            f"(tolerance {AGREE_ATOL:g}).")
+    noisy = sum(r.noisy for r in rows)
+    if noisy:
+        text += (f" † {noisy} row(s) with a wide spread between runs (IQR > {NOISY_IQR:.0%} "
+                 "of the median).")
+    disturbed = sum(r.disturbed for r in rows)
+    if disturbed:
+        text += (f" ‡ {disturbed} row(s) measured while other processes kept more than "
+                 f"{QUIET_CORES:g} of a core busy, even after retries: those timings are "
+                 "distorted (torch's threads wait for each other when another process holds "
+                 "a core); rerun on a quiet machine before trusting them.")
+    return text
 
 
-def attention_markdown(cpu_rows: list[AttentionRow], cuda_rows: Optional[list[AttentionRow]],
-                       min_run_time: float, rounds: int, num_threads: int) -> str:
-    """The attention section of docs/benchmarks.md: CPU table, then CUDA table or why not."""
+def attention_markdown(cpu_tables: dict[int, list[AttentionRow]],
+                       cuda_rows: Optional[list[AttentionRow]], plan: TimingPlan) -> str:
+    """The attention section of docs/benchmarks.md: a CPU table per thread count (the first
+    one is torch.get_num_threads()), then the CUDA table or why there is none."""
     parts = [
         "## 1. Course attention vs PyTorch SDPA",
         "",
         "`course_lib.attention.scaled_dot_product_attention(q, k, v, mask)` against "
         "`torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)`, "
         "float32, q, k, v of shape (B, h, T, d), mask either none or the boolean "
-        "`course_lib.attention.causal_mask(T)`. Median µs per call from "
-        f"`torch.utils.benchmark.Timer.blocked_autorange`, {min_run_time:g} s per "
-        f"implementation split over {rounds} rounds that alternate course and SDPA (then "
-        f"`Measurement.merge`), {num_threads} threads, under `torch.no_grad()`.",
+        "`course_lib.attention.causal_mask(T)`, under `torch.no_grad()`. Median µs per call "
+        "from `torch.utils.benchmark.Timer.blocked_autorange`: "
+        f"{plan.min_run_time:g} s per implementation, split over {plan.rounds} rounds that "
+        "alternate course and SDPA, merged with `Measurement.merge`. "
+        "*Others' CPU* is the CPU other processes used meanwhile (from /proc/stat); a row "
+        f"above {QUIET_CORES:g} core is measured again, up to {plan.attempts} time(s) in all, "
+        f"keeping the quietest; before each table the run waits up to {plan.wait_s:g} s "
+        "for the machine to go quiet.",
         "",
         f"**Target (DESIGN §9):** the course version within {TARGET_RATIO:g}× of SDPA, "
         "i.e. course / SDPA ≤ 2.",
         "",
-        "### CPU",
-        "",
-        attention_table(cpu_rows),
-        "",
-        attention_summary(cpu_rows),
-        "",
-        "### CUDA",
-        "",
     ]
+    for i, (threads, rows) in enumerate(cpu_tables.items()):
+        origin = " = `torch.get_num_threads()`" if i == 0 else \
+            " (less sensitive to other processes on the machine)"
+        parts += [f"### CPU, {threads} thread{'s' if threads > 1 else ''}{origin}", "",
+                  attention_table(rows), "", attention_summary(rows), ""]
+    parts += ["### CUDA", ""]
     if cuda_rows:
         parts += [attention_table(cuda_rows), "", attention_summary(cuda_rows), ""]
     else:

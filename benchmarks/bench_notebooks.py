@@ -9,6 +9,7 @@ start-up, as a student would see it. DESIGN §9's targets: fast ≤ 30 s, full �
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from contention import QUIET_CORES, CpuMeter, wait_for_quiet
 
 TARGET_S = {"fast": 30.0, "full": 180.0}  # DESIGN §9, per chapter on a 2-core CPU
 FAST_FLAG = {"fast": "1", "full": "0"}  # value of COURSE_LIB_FAST for each mode
@@ -39,6 +42,7 @@ class NotebookRun:
     seconds: float  # wall time, kernel start-up included
     passed: bool  # every cell ran without an error
     error: str  # first line of the error when it failed, else ""
+    others_cores: float = math.nan  # cores other processes kept busy meanwhile (nan: unknown)
 
     @property
     def meets_target(self) -> bool:
@@ -83,30 +87,34 @@ def run_notebook(path: Path, mode: str) -> NotebookRun:
         skip_cells_with_tag=NEVER_USED_TAG,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    start = time.perf_counter()
-    try:
-        client.execute(env=kernel_env(mode), cwd=str(path.parent))
-        passed, error = True, ""
-    except Exception as exc:  # a failed cell, a timeout, a dead kernel: all are "failed"
-        passed, error = False, first_line(exc)
-    seconds = time.perf_counter() - start
-    return NotebookRun(path.stem, mode, seconds, passed, error)
+    with CpuMeter() as meter:  # the kernel is our child: its CPU time is not "others'"
+        start = time.perf_counter()
+        try:
+            client.execute(env=kernel_env(mode), cwd=str(path.parent))
+            passed, error = True, ""
+        except Exception as exc:  # a failed cell, a timeout, a dead kernel: all are "failed"
+            passed, error = False, first_line(exc)
+        seconds = time.perf_counter() - start
+    return NotebookRun(path.stem, mode, seconds, passed, error, meter.others_cores)
 
 
-def run_notebooks(repo_root: Path, modes: list[str], log=print) -> list[NotebookRun]:
-    """Every chapter in every mode, in chapter order."""
+def run_notebooks(repo_root: Path, modes: list[str], wait_s: float,
+                  log=print) -> list[NotebookRun]:
+    """Every chapter in every mode, in chapter order. Before each run, wait at most
+    ``wait_s`` seconds for other processes to leave the CPU alone."""
     runs = []
     for path in discover_chapters(repo_root):
         for mode in modes:
-            log(f"  notebook {path.stem} ({mode} mode) ...")
+            waited = wait_for_quiet(wait_s)
+            log(f"  notebook {path.stem} ({mode} mode), after waiting {waited:.0f} s ...")
             run = run_notebook(path, mode)
             status = "passed" if run.passed else f"FAILED: {run.error}"
-            log(f"    {run.seconds:.1f} s, {status}")
+            log(f"    {run.seconds:.1f} s, {status}, others' CPU {run.others_cores:.2f} cores")
             runs.append(run)
     return runs
 
 
-def notebooks_markdown(runs: list[NotebookRun], modes: list[str]) -> str:
+def notebooks_markdown(runs: list[NotebookRun], modes: list[str], wait_s: float) -> str:
     """The notebook section of docs/benchmarks.md: one row per chapter, one column pair per mode."""
     parts = [
         "## 2. Chapter notebooks run time",
@@ -114,7 +122,9 @@ def notebooks_markdown(runs: list[NotebookRun], modes: list[str]) -> str:
         "Each `solutions/NN_slug/NN_slug.ipynb` executed in memory with nbclient "
         f"(kernel `{KERNEL}`, {CELL_TIMEOUT_S} s per cell, working directory = the notebook's "
         "folder, every cell run including the solutions and their tests). Wall seconds "
-        "include the kernel's start-up.",
+        "include the kernel's start-up. *Others' CPU* is the CPU other processes used "
+        f"meanwhile; above {QUIET_CORES:g} core (‡) the time overstates the notebook's own. "
+        f"Before each run the benchmark waits up to {wait_s:g} s for the machine to go quiet.",
         "",
         f"**Targets (DESIGN §9):** fast mode (`COURSE_LIB_FAST=1`) ≤ {TARGET_S['fast']:g} s, "
         f"full mode (`COURSE_LIB_FAST=0`) ≤ {TARGET_S['full']:g} s.",
@@ -126,14 +136,15 @@ def notebooks_markdown(runs: list[NotebookRun], modes: list[str]) -> str:
         parts += ["No chapter notebooks found under `solutions/`.", ""]
         return "\n".join(parts)
     header = "| chapter |" + "".join(f" {m} (s) | {m} ok? |" for m in modes)
-    parts += [header, "|---|" + "---:|---|" * len(modes)]
+    header += f" others' CPU (cores), {' / '.join(modes)} |"
+    parts += [header, "|---|" + "---:|---|" * len(modes) + "---:|"]
     by_key = {(r.chapter, r.mode): r for r in runs}
     for chapter in dict.fromkeys(r.chapter for r in runs):
-        cells = ""
-        for mode in modes:
-            run = by_key[(chapter, mode)]
-            cells += f" {run.seconds:.1f} | {verdict(run)} |"
-        parts.append(f"| {chapter} |{cells}")
+        chapter_runs = [by_key[(chapter, mode)] for mode in modes]
+        cells = "".join(f" {run.seconds:.1f}{' ‡' if run.others_cores > QUIET_CORES else ''}"
+                        f" | {verdict(run)} |" for run in chapter_runs)
+        others = " / ".join(f"{run.others_cores:.2f}" for run in chapter_runs)
+        parts.append(f"| {chapter} |{cells} {others} |")
     parts.append("")
     failures = [r for r in runs if not r.passed]
     if failures:

@@ -4,7 +4,8 @@ On a shared 2-core machine a test suite running beside the benchmark makes torch
 two intra-op threads wait for each other at every barrier, and timings jump by whole
 scheduler slices (multiples of ~4-8 ms). Medians alone cannot tell that apart from slow
 code, so each timing is taken inside a :class:`CpuMeter`, which reads /proc/stat (all CPU
-time on the machine) and subtracts this process's own CPU time (``resource.getrusage``).
+time on the machine) and subtracts the CPU time of this process and of its children
+(``resource.getrusage``).
 """
 from __future__ import annotations
 
@@ -29,9 +30,13 @@ def machine_cpu_seconds() -> float | None:
 
 
 def own_cpu_seconds() -> float:
-    """CPU seconds used by this process, all of its threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds used by this process (all threads) and by its children that have ended,
+    e.g. a notebook's kernel once nbclient has shut it down."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 class CpuMeter:
@@ -57,3 +62,16 @@ class CpuMeter:
     def quiet(self) -> bool:
         """True when the block ran on an otherwise quiet machine (or we cannot tell)."""
         return not self.others_cores > QUIET_CORES  # nan counts as quiet
+
+
+def wait_for_quiet(max_wait_s: float, sample_s: float = 2.0) -> float:
+    """Sleep until other processes use less than QUIET_CORES (sampled every ``sample_s``),
+    for at most ``max_wait_s``. Returns the seconds waited."""
+    waited = 0.0
+    while waited < max_wait_s:
+        with CpuMeter() as meter:
+            time.sleep(sample_s)
+        waited += sample_s
+        if meter.quiet:
+            break
+    return waited

@@ -110,7 +110,8 @@ def machine_markdown(machine: Machine, command: str, load_at_end: str) -> str:
         f"- Date: {machine.date}",
         f"- CPU: {machine.cpu_model}, {machine.cpu_cores} logical cores, "
         f"{machine.memory_gib:.1f} GiB RAM",
-        f"- torch threads: {machine.torch_threads} (`torch.get_num_threads()`, used by every timer)",
+        f"- torch threads: {machine.torch_threads} (`torch.get_num_threads()`; the notebooks "
+        "use it, attention is timed with it and with 1 thread)",
         f"- GPU: {gpu}",
         f"- Load average (1 / 5 / 15 min): {machine.load_at_start} at the start, "
         f"{load_at_end} at the end (other processes share these cores)",
