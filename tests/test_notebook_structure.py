@@ -2,6 +2,7 @@
 import ast
 import importlib
 import inspect
+import pkgutil
 
 import pytest
 import yaml
@@ -11,6 +12,11 @@ from tests.notebook_tools import (
     ROOT, chapter_ids, defined_functions, exercise_functions, hidden_lines, is_solution, load, nbgrader_meta,
     graded_cells,
 )
+
+import course_lib
+
+for _module in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
+    importlib.import_module(_module.name)  # registers every @reference
 
 CHAPTERS = chapter_ids()
 SETUP_LINES = [
