@@ -1,21 +1,35 @@
 """nbgrader configuration for the course (read by every `nbgrader` command run from this folder).
 
 solutions/ is the source, chapters/ the release; everything grading produces (submissions,
-autograded notebooks, feedback, gradebook.db, grades.csv) lives under the git-ignored _grading/.
+autograded notebooks, feedback, gradebook.db, grades.csv, the grading kernelspec) lives under the
+git-ignored _grading/ (or COURSE_GRADING_DIR). Environment knobs, all optional:
+
+COURSE_GRADING_DIR      grading folder                      COURSE_DB_URL   gradebook (sqlite by default)
+COURSE_CELL_TIMEOUT     seconds per cell (180)              COURSE_KERNEL_MEMORY  kernel address space (8G)
+COURSE_SUBMISSION_REGEX zip_collect file-name regexp or LMS preset (attempt, canvas, moodle)
+COURSE_GRADING_UNSANDBOXED=1  grade without bubblewrap (student code runs with your rights)
 """
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-GRADING = os.environ.get("COURSE_GRADING_DIR", os.path.join(ROOT, "_grading"))
+GRADING = os.path.abspath(os.environ.get("COURSE_GRADING_DIR", os.path.join(ROOT, "_grading")))
 sys.path.insert(0, ROOT)
 os.makedirs(GRADING, exist_ok=True)
 
-from instructor.plugins import HideHiddenTests, StripExecutionTags  # noqa: E402
-from nbgrader.preprocessors import (  # noqa: E402
-    CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, OverwriteCells, OverwriteKernelspec,
+from instructor.plugins import (  # noqa: E402
+    CourseCollector, GradingExecute, HideHiddenTests, LimitOutputSize, RepairMetadata, RestoreMissingCells,
+    SortedCsvExport, StripExecutionTags,
 )
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from instructor.sandbox import KERNEL_NAME, install_kernelspec  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern,
+    OverwriteKernelspec, SaveAutoGrades,
+)
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
@@ -32,16 +46,47 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # executing nothing, so keep the defaults there. Never skip a cell when grading (see below).
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
-# Autograde: the 30 s default per cell is too short for torch; interrupt runaway cells and go on.
-c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "180"))
-c.Execute.interrupt_on_timeout = True
-c.Execute.skip_cells_with_tag = "course-never-used-tag"  # nbclient would skip `skip-execution`
+# Autograde, sanitising: repair metadata (Colab, tampering), restore locked and missing cells,
+# strip execution-control tags (they are outside nbgrader's checksum).
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, StripExecutionTags, CheckCellMetadata,
+    ClearOutput, DeduplicateIds, RepairMetadata, OverwriteKernelspec, RestoreMissingCells, StripExecutionTags,
+    CheckCellMetadata,
 ]
-c.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back (and runs)
-c.LimitOutput.max_lines = 200
-c.LimitOutput.max_traceback = 40
+c.RestoreMissingCells.add_missing_cells = True  # a deleted test cell comes back (and runs)
+c.RestoreMissingCells.source_directory = os.path.join(ROOT, "solutions")
 
-# Feedback: never show hidden tests, neither their code nor tracebacks that quote them.
+# Autograde, running: the sandboxed grading kernel (instructor/sandbox.py), a per-cell timeout
+# (the 30 s default is too short for torch) after which the cell is interrupted and grading goes on.
+TIMEOUT = int(os.environ.get("COURSE_CELL_TIMEOUT", "180"))
+c.Autograde.autograde_preprocessors = [
+    GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutputSize, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+c.Execute.kernel_name = KERNEL_NAME
+c.Execute.timeout = TIMEOUT
+c.Execute.interrupt_on_timeout = True
+c.Execute.error_on_timeout = {
+    "ename": "CellTimeoutError", "evalue": f"the cell ran longer than {TIMEOUT} s and was stopped",
+    "traceback": [f"CellTimeoutError: the cell ran longer than {TIMEOUT} s and was stopped"],
+}
+c.Execute.skip_cells_with_tag = "course-never-used-tag"  # nbclient would skip `skip-execution`
+c.Execute.startup_timeout = 120
+c.LimitOutputSize.max_lines = 200
+c.LimitOutputSize.max_traceback = 40
+
+# The kernelspec lives in the grading folder; the kernel talks over IPC sockets (the sandbox has no
+# network), in a short private folder (Unix socket paths are limited to ~100 characters).
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    p for p in (str(install_kernelspec(GRADING)), os.environ.get("JUPYTER_PATH", "")) if p)
+_IPC_DIR = tempfile.mkdtemp(prefix="course-ipc-")
+atexit.register(shutil.rmtree, _IPC_DIR, True)
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = os.path.join(_IPC_DIR, "kernel")
+
+# Feedback: never show hidden tests, neither their code nor tracebacks or outputs that quote them.
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Collecting an LMS export: `nbgrader zip_collect` with a file-name regexp (or preset name).
+c.ZipCollectApp.collector_plugin = CourseCollector
+c.CourseCollector.named_regexp = os.environ.get("COURSE_SUBMISSION_REGEX", "attempt")
+c.ExportApp.plugin_class = SortedCsvExport

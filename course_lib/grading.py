@@ -5,10 +5,24 @@ A hidden test typically reads::
 
     got = grading.run_student(scaled_dot_product_attention, q, k, v, forbid=grading.TORCH_ATTENTION)
     grading.assert_close(got, F.scaled_dot_product_attention(q, k, v), "scaled_dot_product_attention(q, k, v)")
+
+Integrity: student code runs in the same interpreter as the hidden tests, so it could replace
+what they compare with (``torch.allclose = lambda *a, **k: True``, ``F.scaled_dot_product_attention``,
+``builtins.abs``, a ``TorchFunctionMode`` left switched on) or the helpers themselves
+(``grading.assert_close = ...``). When this module is imported (the grading kernel imports it
+before any student code) it takes a snapshot of the genuine objects; :func:`check_genuine`, which
+:func:`run_student` and :func:`assert_close` call, compares against it, and the module's own names
+cannot be rebound. This stops monkeypatching, not a student who rewrites ``sys.modules`` or
+memory through ``ctypes``: the autograder lists such code for review.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
+import inspect
+import math
+import sys
+import types
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
@@ -52,9 +66,15 @@ def student_code(forbid: Sequence[Callable] = (), allow_refs: Iterable[str] = ()
 
 def run_student(fn: Callable, *args: Any, forbid: Sequence[Callable] = (),
                 allow_refs: Iterable[str] = (), **kwargs: Any) -> Any:
-    """Call ``fn(*args, **kwargs)`` inside :func:`student_code` and return its result."""
+    """Call ``fn(*args, **kwargs)`` inside :func:`student_code` and return its result.
+
+    The comparison tools are checked before and after (see :func:`check_genuine`).
+    """
+    check_genuine()
     with student_code(forbid, allow_refs):
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+    check_genuine()
+    return result
 
 
 def _fmt(shape: Iterable[int]) -> str:
@@ -74,6 +94,8 @@ def assert_close(actual: Any, expected: Tensor, what: str, atol: float = 1e-5, r
                  hint: str = "") -> None:
     """Compare with the oracle and explain the first difference a student should look at."""
     check_genuine()
+    if isinstance(actual, Tensor) and type(actual) is not Tensor:
+        raise AssertionError(f"{what} should return a plain torch.Tensor; got the subclass {type(actual).__name__}")
     assert_shape(actual, expected.shape, what, hint)
     if actual.dtype != expected.dtype:
         raise AssertionError(f"{what}: expected dtype {expected.dtype}, got {actual.dtype}")
@@ -122,12 +144,115 @@ def check_meta_device(fn: Callable, *args: Any, expected_shape: Sequence[int], w
 
 
 def check_genuine() -> None:
-    """Refuse to grade if torch's comparison functions were replaced (monkeypatched)."""
+    """Refuse to grade if what the tests compare with was replaced (monkeypatched).
+
+    Checks torch's comparison functions against torch's read-only C table, every public function
+    of torch, torch.nn.functional and math, the methods of Tensor and of the nn modules, the
+    builtins, course_lib's reference guard, and that no torch function or dispatch mode is active.
+    """
     for name, fn in _GENUINE.items():
-        if getattr(torch, name) is not fn or type(fn).__name__ != "builtin_function_or_method":
+        if getattr(torch, name) is not fn or fn is not getattr(torch._C._VariableFunctions, name, fn) \
+                or type(fn).__name__ != "builtin_function_or_method":
             raise AssertionError(f"torch.{name} has been replaced; grading needs the genuine function")
+    for owner, label, entries, closed in _SNAPSHOT:
+        current = vars(owner)
+        for name, value in entries.items():
+            if current.get(name, _MISSING) is not value:
+                raise AssertionError(f"{label}.{name} has been replaced; grading needs the genuine one")
+        if closed and len(current) != len(entries):
+            added = sorted(n for n in current if n not in entries and n not in _LAZILY_PATCHED and callable(current[n]))
+            if added:
+                raise AssertionError(f"{label}.{added[0]} has been added; grading needs the genuine class")
+    if torch._C._len_torch_function_stack() or torch._C._len_torch_dispatch_stack():
+        raise AssertionError("a torch function or dispatch mode is active outside the tests; grading needs plain torch")
+    _check_reference_guard()
+
+
+_MISSING = object()
+_LAZILY_PATCHED = {"__init__", "__setstate__"}  # torch._dynamo wraps Module's when it starts tracing
+_BUILTIN_EXCLUDED = {"input", "raw_input", "help", "breakpoint", "open", "print"}  # IPython/ipykernel swap these
+
+
+def _public_callables(namespace: dict) -> dict[str, Any]:
+    return {k: v for k, v in namespace.items() if not k.startswith("_") and callable(v)}
+
+
+def _take_snapshot() -> tuple:
+    """(owner, label, {name: genuine object}, closed) for everything check_genuine verifies."""
+    from torch import nn
+
+    table = torch._C._VariableFunctions  # read-only: torch's own builtins, never rewrapped at runtime
+    snapshot = [
+        (torch, "torch", {k: v for k, v in _public_callables(vars(torch)).items() if getattr(table, k, None) is v},
+         False),
+        (F, "torch.nn.functional", _public_callables(vars(F)), False),
+        (math, "math", _public_callables(vars(math)), False),
+        (builtins, "builtins", {k: v for k, v in vars(builtins).items() if k not in _BUILTIN_EXCLUDED
+                                and isinstance(v, (types.BuiltinFunctionType, type))}, False),
+    ]
+    classes = [Tensor] + [c for c in vars(nn).values() if inspect.isclass(c) and issubclass(c, nn.Module)]
+    for cls in classes:
+        entries = {k: v for k, v in vars(cls).items() if k not in _LAZILY_PATCHED
+                   and (callable(v) or isinstance(v, (property, staticmethod, classmethod)))}
+        snapshot.append((cls, f"{cls.__module__}.{cls.__qualname__}", entries, True))
+    return tuple(snapshot)
+
+
+def _check_reference_guard() -> None:
+    """course_lib's references must still be the guarded ones, and the guard's state its own."""
+    from . import reference
+
+    if reference.references_blocked is not _GUARD["references_blocked"] or reference._blocked is not _GUARD["blocked"] \
+            or reference.REGISTRY is not _GUARD["registry"]:
+        raise AssertionError("course_lib.reference has been tampered with; grading needs the genuine guard")
+    for key, guarded in reference.REGISTRY.items():
+        module, name = key.rsplit(".", 1)
+        owner = sys.modules.get(f"course_lib.{module}")
+        if owner is not None and getattr(owner, name, guarded) is not guarded:
+            raise AssertionError(f"course_lib.{key} has been replaced; grading needs the genuine reference")
 
 
 def randn(*shape: int, seed: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """A reproducible standard-normal tensor for tests (its own generator: no global state)."""
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def _seal(module: types.ModuleType) -> None:
+    """Make the module's names read-only: assignments raise, and lookups of a name whose entry
+    in ``vars(module)`` was replaced anyway put the original back first."""
+    originals = types.MappingProxyType({k: v for k, v in vars(module).items() if not k.startswith("__")})
+
+    class SealedModule(types.ModuleType):
+        __slots__ = ()
+
+        def __getattribute__(self, name):
+            namespace = object.__getattribute__(self, "__dict__")
+            for key, value in originals.items():
+                if namespace.get(key, _MISSING) is not value:
+                    namespace[key] = value
+            return object.__getattribute__(self, name)
+
+        def __setattr__(self, name, value):
+            if name in originals:
+                raise AttributeError(f"course_lib.grading.{name} cannot be replaced (grading needs the genuine one)")
+            object.__setattr__(self, name, value)
+
+        def __delattr__(self, name):
+            if name in originals:
+                raise AttributeError(f"course_lib.grading.{name} cannot be deleted")
+            object.__delattr__(self, name)
+
+    module.__class__ = SealedModule
+
+
+def _guard_snapshot() -> dict[str, Any]:
+    from . import reference
+
+    return {"references_blocked": reference.references_blocked, "blocked": reference._blocked,
+            "registry": reference.REGISTRY}
+
+
+_SNAPSHOT = _take_snapshot()
+_GUARD = types.MappingProxyType(_guard_snapshot())
+_GENUINE = types.MappingProxyType(_GENUINE)
+_seal(sys.modules[__name__])

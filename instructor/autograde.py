@@ -1,11 +1,21 @@
-"""`make autograde`: grade one chapter's submissions, export grades.csv and safe feedback.
+"""`make autograde`: grade submissions, export grades.csv and feedback that hides hidden tests.
 
-    python -m instructor.autograde CHAPTER SUBMISSIONS [--grading-dir DIR]
+    python -m instructor.autograde CHAPTER|all SUBMISSIONS [--grading-dir DIR] [--lms PRESET | --regex RE]
 
-SUBMISSIONS is a folder (or a .zip of one) with one entry per student, any of
-    STUDENT/CHAPTER.ipynb   STUDENT/CHAPTER/CHAPTER.ipynb   STUDENT/<any single>.ipynb   STUDENT.ipynb
-Everything produced goes to the grading folder (default _grading/, git-ignored):
-submitted/, autograded/, feedback/ (HTML without hidden tests), gradebook.db, grades.csv.
+SUBMISSIONS is a folder or a .zip. Two kinds are understood:
+
+- an LMS export, collected with ``nbgrader zip_collect``: each file name carries the student id,
+  matched by ``--regex`` (named groups ``student_id`` and ``file_id``, optionally ``timestamp``)
+  or a preset (``--lms attempt|canvas|moodle``, see instructor/plugins.py); a .zip whose every
+  notebook matches a preset is recognised without flags;
+- one entry per student: ``STUDENT/CHAPTER.ipynb``, ``STUDENT/CHAPTER/CHAPTER.ipynb``,
+  ``STUDENT/<one notebook>.ipynb`` (e.g. a Colab download) or ``STUDENT.ipynb``.
+
+Each chapter is graded in ONE ``nbgrader autograde`` batch, every notebook in its own sandboxed
+kernel (instructor/sandbox.py). A submission that cannot be graded at all (not a notebook, say)
+is reported and scores 0; the others are unaffected. Everything produced goes to the grading
+folder (default _grading/): submitted/, autograded/, feedback/ (HTML without hidden tests),
+gradebook.db, grades.csv, logs/.
 """
 from __future__ import annotations
 
@@ -13,25 +23,45 @@ import argparse
 import csv
 import re
 import shutil
+import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .nbgrader_cli import ROOT, chapter_ids, nbgrader
+from .plugins import LMS_PRESETS, lms_regexp
+from .sandbox import SandboxError, require_sandbox
 
-_STUDENT_ID = re.compile(r"[^A-Za-z0-9_.-]+")
+_STUDENT_ID = re.compile(r"[^A-Za-z0-9_.@-]+")
 
+
+@dataclass
+class Batch:
+    """What one chapter's grading produced."""
+
+    chapter: str
+    scores: dict[str, float] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)  # no autograded notebook: scored 0, see the log
+    log: Path | None = None
+
+
+# --------------------------------------------------------------------------- collecting
 
 def find_submissions(folder: Path, chapter: str) -> dict[str, Path]:
-    """Map student id → submitted notebook for the layouts the module docstring lists."""
+    """Map student id → submitted notebook for the per-student layouts the module docstring lists."""
     found: dict[str, Path] = {}
+    others = set(chapter_ids()) - {chapter}
     for entry in sorted(folder.iterdir()):
+        if entry.name.startswith((".", "__MACOSX")):
+            continue
         student = _STUDENT_ID.sub("-", entry.stem if entry.is_file() else entry.name).strip("-")
-        if entry.is_file() and entry.suffix == ".ipynb":
+        if entry.is_file() and entry.suffix == ".ipynb" and entry.stem not in others:
             found[student] = entry
         elif entry.is_dir():
             candidates = [entry / f"{chapter}.ipynb", entry / chapter / f"{chapter}.ipynb"]
-            notebooks = [p for p in candidates if p.exists()] or sorted(entry.rglob("*.ipynb"))
+            notebooks = [p for p in candidates if p.exists()] or sorted(
+                p for p in entry.rglob("*.ipynb") if p.stem not in others and p.parent.name not in others)
             notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
             if len(notebooks) == 1 or (notebooks and notebooks[0] in candidates):
                 found[student] = notebooks[0]
@@ -40,7 +70,19 @@ def find_submissions(folder: Path, chapter: str) -> dict[str, Path]:
     return found
 
 
-def collect(submissions: Path, chapter: str, grading_dir: Path) -> list[str]:
+def detect_preset(submissions: Path) -> str | None:
+    """The LMS preset that every notebook in a .zip matches, if any."""
+    if submissions.suffix != ".zip":
+        return None
+    with zipfile.ZipFile(submissions) as archive:
+        names = [n for n in archive.namelist() if n.endswith(".ipynb") and not n.startswith("__MACOSX")]
+    for preset, regexp in LMS_PRESETS.items():
+        if names and all(any(re.fullmatch(regexp, "/".join(Path(n).parts[-k:])) for k in (1, 2)) for n in names):
+            return preset
+    return None
+
+
+def collect_folders(submissions: Path, chapter: str, grading_dir: Path) -> list[str]:
     """Copy each student's notebook to submitted/STUDENT/CHAPTER/CHAPTER.ipynb."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = submissions
@@ -59,24 +101,57 @@ def collect(submissions: Path, chapter: str, grading_dir: Path) -> list[str]:
     return sorted(students)
 
 
-def autograde(chapter: str, submissions: Path, grading_dir: Path | None = None) -> dict[str, float]:
-    """Collect, autograde, export grades.csv, generate feedback; return student → score."""
-    if chapter not in chapter_ids():
-        raise ValueError(f"chapter must be one of {chapter_ids()}; got {chapter!r}")
-    grading_dir = (grading_dir or ROOT / "_grading").resolve()
-    grading_dir.mkdir(parents=True, exist_ok=True)
-    students = collect(submissions, chapter, grading_dir)
-    if not students:
-        raise ValueError(f"no submissions found in {submissions} for chapter {chapter}")
-    # Record the source notebook (locked cells, hidden tests, points) in the gradebook.
+def collect_lms(submissions: Path, chapter: str, grading_dir: Path, regexp: str) -> list[str]:
+    """``nbgrader zip_collect``: file names → student ids (latest attempt wins when timestamped)."""
+    archive = grading_dir / "downloaded" / chapter / "archive"
+    shutil.rmtree(archive, ignore_errors=True)
+    archive.mkdir(parents=True)
+    if submissions.is_dir():
+        shutil.copytree(submissions, archive, dirs_exist_ok=True)
+    else:
+        shutil.copyfile(submissions, archive / submissions.name)
+    before = _submitted(grading_dir, chapter)
+    nbgrader("zip_collect", chapter, "--force", "--ZipCollectApp.strict=True",
+             f"--ZipCollectApp.downloaded_directory={grading_dir / 'downloaded'}",
+             f"--CourseCollector.named_regexp={lms_regexp(regexp)}", grading_dir=grading_dir)
+    return sorted(_submitted(grading_dir, chapter) - before) or sorted(_submitted(grading_dir, chapter))
+
+
+def _submitted(grading_dir: Path, chapter: str) -> set[str]:
+    return {p.parent.parent.name for p in (grading_dir / "submitted").glob(f"*/{chapter}/*.ipynb")}
+
+
+def collect(submissions: Path, chapter: str, grading_dir: Path, regexp: str | None = None) -> list[str]:
+    """Bring one chapter's submissions into submitted/; return the students collected."""
+    regexp = regexp or detect_preset(submissions)
+    if regexp:
+        return collect_lms(submissions, chapter, grading_dir, regexp)
+    return collect_folders(submissions, chapter, grading_dir)
+
+
+# --------------------------------------------------------------------------- grading
+
+def grade_chapter(chapter: str, grading_dir: Path) -> Batch:
+    """Record the source in the gradebook and autograde every collected submission in one batch."""
     nbgrader("generate_assignment", chapter, "--force",
              f"--CourseDirectory.release_directory={grading_dir / 'release'}", grading_dir=grading_dir)
-    for student in students:
-        nbgrader("autograde", chapter, "--force", f"--student={student}", grading_dir=grading_dir)
+    result = nbgrader("autograde", chapter, "--force", grading_dir=grading_dir, check=False)
+    batch = Batch(chapter, log=grading_dir / "logs" / f"autograde-{chapter}.log")
+    batch.log.parent.mkdir(exist_ok=True)
+    batch.log.write_text(result.stdout + result.stderr)
+    for student in sorted(_submitted(grading_dir, chapter)):
+        if not (grading_dir / "autograded" / student / chapter / f"{chapter}.ipynb").exists():
+            batch.failed.append(student)
+    if result.returncode != 0 and not batch.failed:
+        raise RuntimeError(f"nbgrader autograde {chapter} failed (exit {result.returncode}); see {batch.log}")
+    return batch
+
+
+def export(grading_dir: Path) -> Path:
+    """grades.csv for every chapter and student in the gradebook, rows sorted (reproducible)."""
     grades_csv = grading_dir / "grades.csv"
     nbgrader("export", f"--CsvExportPlugin.to={grades_csv}", grading_dir=grading_dir)
-    nbgrader("generate_feedback", chapter, "--force", grading_dir=grading_dir)
-    return read_scores(grades_csv, chapter)
+    return grades_csv
 
 
 def read_scores(grades_csv: Path, chapter: str) -> dict[str, float]:
@@ -86,19 +161,62 @@ def read_scores(grades_csv: Path, chapter: str) -> dict[str, float]:
                 if row["assignment"] == chapter}
 
 
-def main() -> None:
+def autograde_chapters(chapters: list[str], submissions: Path, grading_dir: Path | None = None,
+                       regexp: str | None = None, feedback: bool = True) -> list[Batch]:
+    """Collect, grade (one batch per chapter), export grades.csv, write feedback."""
+    unknown = sorted(set(chapters) - set(chapter_ids()))
+    if unknown:
+        raise ValueError(f"chapters must be among {chapter_ids()}; got {unknown}")
+    grading_dir = Path(grading_dir or ROOT / "_grading").resolve()
+    grading_dir.mkdir(parents=True, exist_ok=True)
+    require_sandbox()
+    collected = {chapter: collect(Path(submissions), chapter, grading_dir, regexp) for chapter in chapters}
+    if not any(collected.values()):
+        raise ValueError(f"no submissions found in {submissions} for {', '.join(chapters)}")
+    batches = [grade_chapter(chapter, grading_dir) for chapter in chapters if collected[chapter]]
+    grades_csv = export(grading_dir)
+    for batch in batches:
+        batch.scores = read_scores(grades_csv, batch.chapter)
+        if feedback:
+            nbgrader("generate_feedback", batch.chapter, "--force", grading_dir=grading_dir, check=False)
+    return batches
+
+
+def autograde(chapter: str, submissions: Path, grading_dir: Path | None = None,
+              regexp: str | None = None) -> dict[str, float]:
+    """Grade one chapter; return student → raw score (every student in the gradebook)."""
+    return autograde_chapters([chapter], submissions, grading_dir, regexp)[0].scores
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("chapter", help="chapter id, e.g. 03_attention")
+    parser.add_argument("chapter", help="chapter id such as 03_attention, or 'all'")
     parser.add_argument("submissions", type=Path, help="folder or .zip of submissions")
     parser.add_argument("--grading-dir", type=Path, default=None, help="default: _grading/")
-    args = parser.parse_args()
-    scores = autograde(args.chapter, args.submissions, args.grading_dir)
-    width = max(len(s) for s in scores)
-    for student, score in sorted(scores.items()):
-        print(f"{student:<{width}}  {score:g}")
-    grading_dir = args.grading_dir or ROOT / "_grading"
+    names = parser.add_mutually_exclusive_group()
+    names.add_argument("--lms", choices=sorted(LMS_PRESETS), help="file-name preset of an LMS export")
+    names.add_argument("--regex", help="file-name regexp with (?P<student_id>) and (?P<file_id>) groups")
+    parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    args = parser.parse_args(argv)
+    chapters = chapter_ids() if args.chapter == "all" else [args.chapter]
+    try:
+        batches = autograde_chapters(chapters, args.submissions, args.grading_dir, args.lms or args.regex,
+                                     feedback=not args.no_feedback)
+    except (SandboxError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    grading_dir = (args.grading_dir or ROOT / "_grading").resolve()
+    for batch in batches:
+        print(f"{batch.chapter}:")
+        width = max(map(len, batch.scores), default=0)
+        for student, score in sorted(batch.scores.items()):
+            flag = "  NOT GRADED (see log)" if student in batch.failed else ""
+            print(f"  {student:<{width}}  {score:g}{flag}")
+        if batch.failed:
+            print(f"  {len(batch.failed)} submission(s) could not be graded and score 0: {batch.log}")
     print(f"grades: {grading_dir / 'grades.csv'}\nfeedback: {grading_dir / 'feedback'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
