@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: venv test test-fast book book-fast release lab autograde bench clean
+.PHONY: venv test test-fast book book-fast release lab autograde grading-check bench bench-autograde clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,10 +40,16 @@ release: venv  ## solutions/ -> chapters/ with nbgrader, normalised
 lab: venv  ## JupyterLab on the student notebooks
 	$(BIN)/jupyter lab chapters/
 
-# make autograde CHAPTER=03_attention SUBMISSIONS=path/to/folder-or.zip
-autograde: venv  ## grade CHAPTER's SUBMISSIONS; grades.csv and feedback in _grading/
-	@test -n "$(CHAPTER)" -a -n "$(SUBMISSIONS)" || { echo "usage: make autograde CHAPTER=03_attention SUBMISSIONS=folder-or.zip"; exit 2; }
-	$(PY) -m instructor.autograde $(CHAPTER) $(SUBMISSIONS)
+# make autograde CHAPTER=03_attention|all SUBMISSIONS=folder-or.zip [LMS=attempt|canvas|moodle] [REGEX='...']
+autograde: venv  ## grade CHAPTER's SUBMISSIONS in a sandbox; grades.csv, review.csv and feedback in _grading/
+	@test -n "$(CHAPTER)" -a -n "$(SUBMISSIONS)" || { echo "usage: make autograde CHAPTER=03_attention|all SUBMISSIONS=folder-or.zip [LMS=canvas] [REGEX='...']"; exit 2; }
+	$(PY) -m instructor.autograde $(CHAPTER) $(SUBMISSIONS) $(if $(LMS),--lms $(LMS)) $(if $(REGEX),--regex '$(REGEX)')
+
+grading-check: venv  ## adversarial submissions with known scores, sandbox attacks included: is grading safe here?
+	$(PY) -m instructor.selftest --sandbox $(CHAPTER)
+
+bench-autograde: venv  ## autograding throughput alone -> section 3 of docs/benchmarks.md
+	$(PY) benchmarks/bench_autograde.py --update-doc
 
 bench: venv  ## timings and quality figures -> docs/benchmarks.md
 	$(PY) benchmarks/run.py

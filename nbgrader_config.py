@@ -34,6 +34,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.root = ROOT  # nbgrader wants an absolute path
+c.CourseDirectory.course_id = "transformers-built-by-hand"  # '' (the default) breaks PostgreSQL's foreign keys
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "chapters"
 c.CourseDirectory.submitted_directory = os.path.join(GRADING, "submitted")
@@ -71,6 +72,7 @@ c.Execute.error_on_timeout = {
 }
 c.Execute.skip_cells_with_tag = "course-never-used-tag"  # nbclient would skip `skip-execution`
 c.Execute.startup_timeout = 120
+c.Execute.iopub_timeout = 15  # after an interrupt; only a kernel that ignores it waits this long
 c.LimitOutputSize.max_lines = 200
 c.LimitOutputSize.max_traceback = 40
 
@@ -88,5 +90,7 @@ c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPre
 
 # Collecting an LMS export: `nbgrader zip_collect` with a file-name regexp (or preset name).
 c.ZipCollectApp.collector_plugin = CourseCollector
+c.ZipCollectApp.collect_directory_structure = os.path.join(GRADING, "downloaded", "{assignment_id}", "{collect_step}")
+c.ZipCollectApp.strict = True  # only notebooks named like the chapter's (after CourseCollector's fixes)
 c.CourseCollector.named_regexp = os.environ.get("COURSE_SUBMISSION_REGEX", "attempt")
 c.ExportApp.plugin_class = SortedCsvExport

@@ -9,7 +9,8 @@ and one section per target of DESIGN §9:
 
 1. course attention vs ``F.scaled_dot_product_attention`` (CPU, and CUDA when available);
 2. each chapter notebook's run time in fast and full mode;
-3. autograding throughput (a placeholder until the autograde benchmark exists).
+3. autograding throughput: one nbgrader batch of generated submissions of one chapter
+   (benchmarks/bench_autograde.py; 20 submissions, about 3 min; 5 with --quick).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ REPO_ROOT = HERE.parent
 sys.path.insert(0, str(HERE))  # the sibling modules below, however this script is started
 
 from bench_attention import TimingPlan, attention_markdown, run_attention  # noqa: E402
+from bench_autograde import autograde_markdown, run_autograde  # noqa: E402
 from bench_notebooks import TARGET_S, notebooks_markdown, run_notebooks  # noqa: E402
 from machine import describe_machine, exact_command, load_average, machine_markdown  # noqa: E402
 
@@ -47,18 +49,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def log(message: str) -> None:
     """Progress on stderr, so that a long run shows where it is."""
     print(message, file=sys.stderr, flush=True)
-
-
-def autograde_markdown() -> str:
-    """Section 3: a marked placeholder. No figure is written until it is measured."""
-    return "\n".join([
-        "## 3. Autograding throughput",
-        "",
-        "> **Placeholder — not measured yet.** This figure will be measured by the autograde "
-        "benchmark (to be added): `nbgrader autograde` on one submission per chapter. "
-        "Target (DESIGN §9): ≤ 30 s per chapter-submission.",
-        "",
-    ])
 
 
 def header_markdown(quick: bool, total_s: float) -> str:
@@ -102,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
     log(f"2. chapter notebooks ({', '.join(modes)} mode; targets {TARGET_S})")
     runs = run_notebooks(REPO_ROOT, modes, NOTEBOOK_WAIT_S[kind], log)
+    grading = run_autograde(students=5 if args.quick else 20, log=log)
 
     total_s = time.perf_counter() - started
     report = "\n".join([
@@ -109,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         machine_markdown(machine, command, load_average()),
         attention_markdown(cpu_tables, cuda_rows, plan),
         notebooks_markdown(runs, modes, NOTEBOOK_WAIT_S[kind]),
-        autograde_markdown(),
+        autograde_markdown(grading),
     ])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report.rstrip() + "\n", encoding="utf-8")

@@ -15,7 +15,8 @@ Each chapter is graded in ONE ``nbgrader autograde`` batch, every notebook in it
 kernel (instructor/sandbox.py). A submission that cannot be graded at all (not a notebook, say)
 is reported and scores 0; the others are unaffected. Everything produced goes to the grading
 folder (default _grading/): submitted/, autograded/, feedback/ (HTML without hidden tests),
-gradebook.db, grades.csv, logs/.
+gradebook.db, grades.csv, review.csv (submissions whose code deserves a human look: module
+patching, frame inspection, file or network access), logs/.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class Batch:
     chapter: str
     scores: dict[str, float] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)  # no autograded notebook: scored 0, see the log
+    flagged: list[str] = field(default_factory=list)  # code worth a look, see review.csv
     log: Path | None = None
 
 
@@ -111,9 +113,8 @@ def collect_lms(submissions: Path, chapter: str, grading_dir: Path, regexp: str)
     else:
         shutil.copyfile(submissions, archive / submissions.name)
     before = _submitted(grading_dir, chapter)
-    nbgrader("zip_collect", chapter, "--force", "--ZipCollectApp.strict=True",
-             f"--ZipCollectApp.downloaded_directory={grading_dir / 'downloaded'}",
-             f"--CourseCollector.named_regexp={lms_regexp(regexp)}", grading_dir=grading_dir)
+    nbgrader("zip_collect", chapter, "--force", f"--CourseCollector.named_regexp={lms_regexp(regexp)}",
+             grading_dir=grading_dir)
     return sorted(_submitted(grading_dir, chapter) - before) or sorted(_submitted(grading_dir, chapter))
 
 
@@ -147,6 +148,52 @@ def grade_chapter(chapter: str, grading_dir: Path) -> Batch:
     return batch
 
 
+# Code that can defeat in-process checks (or tries to read what it should not): listed for a human.
+REVIEW_PATTERNS = {
+    "sys.modules": r"\bsys\.modules\b", "ctypes": r"\bctypes\b", "builtins": r"\b__builtins__\b|\bbuiltins\b",
+    "gc": r"\bgc\.get_(?:objects|referents|referrers)\b", "frame/closure internals":
+        r"__closure__|cell_contents|__code__|__globals__|_getframe|f_back|f_locals",
+    "class swap": r"__class__\s*=", "module dict": r"\bvars\(\s*(?:torch|grading|course_lib|F)\b|__dict__\[",
+    "monkeypatch": r"^\s*(?:torch|F|grading|course_lib|math|np)(?:\.\w+)+\s*=(?!=)|setattr\(\s*(?:torch|F|grading|course_lib)",
+    "torch modes": r"TorchFunctionMode|TorchDispatchMode|_push_mode|__torch_function__",
+    "reference guard": r"\bREGISTRY\b|_blocked\b|references_blocked",
+    "hidden-test source": r"\bIn\[|\b_ih\b|\b_i\d*\b|linecache|get_ipython\(\)\.history|inspect\.getsource",
+    "files/processes/network": r"\bsubprocess\b|os\.system|\bsocket\b|urllib|requests\.|\bsolutions\b|gradebook"
+                               r"|sqlite3|site-packages|getsitepackages|__file__",
+}
+
+
+def review(grading_dir: Path, chapter: str) -> list[tuple[str, str, str, str]]:
+    """(chapter, student, what, line) for submitted code matching REVIEW_PATTERNS that the release
+    does not contain; written to review.csv. Scores are not changed: a person decides."""
+    import nbformat
+
+    release = ROOT / "chapters" / chapter / f"{chapter}.ipynb"
+    course_code = "\n".join(c.source for c in nbformat.read(release, as_version=4).cells if c.cell_type == "code")
+    rows = []
+    for path in sorted((grading_dir / "submitted").glob(f"*/{chapter}/*.ipynb")):
+        try:
+            cells = nbformat.read(path, as_version=4).cells
+        except Exception:  # not a notebook: already reported as not graded
+            continue
+        for line in "\n".join(c.source for c in cells if c.cell_type == "code").splitlines():
+            if not line.strip() or line in course_code:
+                continue
+            for what, pattern in REVIEW_PATTERNS.items():
+                if re.search(pattern, line):
+                    rows.append((chapter, path.parent.parent.name, what, line.strip()[:200]))
+    return rows
+
+
+def write_review(grading_dir: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    target = grading_dir / "review.csv"
+    with open(target, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["assignment", "student_id", "what", "line"])
+        writer.writerows(sorted(set(rows)))
+    return target
+
+
 def export(grading_dir: Path) -> Path:
     """grades.csv for every chapter and student in the gradebook, rows sorted (reproducible)."""
     grades_csv = grading_dir / "grades.csv"
@@ -175,8 +222,10 @@ def autograde_chapters(chapters: list[str], submissions: Path, grading_dir: Path
         raise ValueError(f"no submissions found in {submissions} for {', '.join(chapters)}")
     batches = [grade_chapter(chapter, grading_dir) for chapter in chapters if collected[chapter]]
     grades_csv = export(grading_dir)
+    write_review(grading_dir, [row for batch in batches for row in review(grading_dir, batch.chapter)])
     for batch in batches:
         batch.scores = read_scores(grades_csv, batch.chapter)
+        batch.flagged = sorted({row[1] for row in review(grading_dir, batch.chapter)})
         if feedback:
             nbgrader("generate_feedback", batch.chapter, "--force", grading_dir=grading_dir, check=False)
     return batches
@@ -214,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {student:<{width}}  {score:g}{flag}")
         if batch.failed:
             print(f"  {len(batch.failed)} submission(s) could not be graded and score 0: {batch.log}")
+        if batch.flagged:
+            print(f"  {len(batch.flagged)} submission(s) use code worth a look (scores unchanged): "
+                  f"{', '.join(batch.flagged)}; see {grading_dir / 'review.csv'}")
     print(f"grades: {grading_dir / 'grades.csv'}\nfeedback: {grading_dir / 'feedback'}")
     return 0
 

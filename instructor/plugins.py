@@ -200,16 +200,19 @@ class GradingExecute(Execute):
             return cell, self.resources
 
     def output(self, outs, msg, display_id, cell_index):
+        if getattr(self, "_output_capped", False):
+            return None
         content = msg.get("content", {})
         size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        left = self.max_output_chars - getattr(self, "_output_chars", 0)
         self._output_chars = getattr(self, "_output_chars", 0) + size
-        if self._output_chars > self.max_output_chars:
-            if not getattr(self, "_output_capped", False):
-                self._output_capped = True
-                outs.append(nbformat.v4.new_output("stream", name="stderr",
-                                                   text="\n... output beyond this point was discarded ...\n"))
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+        if size <= left:
+            return super().output(outs, msg, display_id, cell_index)
+        self._output_capped = True
+        if msg.get("msg_type") == "stream" and left > 0:  # keep the beginning of what was printed
+            super().output(outs, dict(msg, content=dict(content, text=content["text"][:left])), display_id, cell_index)
+        outs.append(nbformat.v4.new_output("stream", name="stderr", text="\n... output beyond this point was discarded ...\n"))
+        return None
 
 
 class LimitOutputSize(LimitOutput):
