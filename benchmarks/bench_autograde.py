@@ -12,6 +12,7 @@ Seconds per submission = the batch's wall time / submissions; DESIGN §9's targe
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 import tempfile
@@ -39,6 +40,7 @@ class AutogradeRun:
     others_cores: float  # CPU other processes used meanwhile (cores)
     sandbox: str  # "sandboxed" or "UNSANDBOXED"
     as_expected: bool  # every score equals the one the submission was built to get
+    date: str = ""  # when it was measured (the section can be refreshed alone)
 
     @property
     def per_submission_s(self) -> float:
@@ -70,7 +72,8 @@ def run_autograde(chapter: str | None = None, students: int = 20, log=print) -> 
             nbgrader("generate_feedback", chapter, "--force", grading_dir=grading_dir, check=False)
         pipeline_s = time.perf_counter() - started
     as_expected = not result.failed and all(scores.get(s) == sub.expected for s, sub in batch.items())
-    run = AutogradeRun(chapter, students, batch_s, pipeline_s, meter.others_cores, mode, as_expected)
+    run = AutogradeRun(chapter, students, batch_s, pipeline_s, meter.others_cores, mode, as_expected,
+                       datetime.datetime.now().isoformat(timespec="minutes"))
     log(f"   {run.per_submission_s:.1f} s per submission ({batch_s:.0f} s batch, {pipeline_s:.0f} s in all)")
     return run
 
@@ -84,7 +87,8 @@ def autograde_markdown(run: AutogradeRun | None) -> str:
     others = "unknown" if run.others_cores != run.others_cores else f"{run.others_cores:.2f} cores"
     lines += [
         f"`nbgrader autograde` of {run.students} generated submissions of `{run.chapter}` in one batch "
-        f"(a mix of {', '.join(MIX)}), each in its own {run.sandbox} grading kernel, fast mode. "
+        f"(a mix of {', '.join(MIX)}), each in its own {run.sandbox} grading kernel, fast mode; measured "
+        f"{run.date} on the machine above. "
         "Reproduce alone with `make bench-autograde` "
         f"(`python benchmarks/bench_autograde.py --chapter {run.chapter} --students {run.students}`).",
         "",
