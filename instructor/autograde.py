@@ -113,8 +113,11 @@ def collect_lms(submissions: Path, chapter: str, grading_dir: Path, regexp: str)
     else:
         shutil.copyfile(submissions, archive / submissions.name)
     before = _submitted(grading_dir, chapter)
-    nbgrader("zip_collect", chapter, "--force", f"--CourseCollector.named_regexp={lms_regexp(regexp)}",
-             grading_dir=grading_dir)
+    result = nbgrader("zip_collect", chapter, "--force", f"--CourseCollector.named_regexp={lms_regexp(regexp)}",
+                      grading_dir=grading_dir)
+    for line in (result.stdout + result.stderr).splitlines():  # files that were not collected, and why
+        if re.search(r"Skipped|no match for|Invalid submission", line):
+            print(f"warning: {chapter}: {line.split('] ', 1)[-1]}")
     return sorted(_submitted(grading_dir, chapter) - before) or sorted(_submitted(grading_dir, chapter))
 
 

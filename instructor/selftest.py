@@ -335,7 +335,9 @@ def _tampered(ch: Chapter) -> Submission:
     nb = ch.solved()
     tests = [c for c in nb.cells if is_test(c)]
     first = ch.first_exercise(nb)
-    nb.cells.insert(nb.cells.index(first) + 1, copy.deepcopy(tests[0]))  # a duplicated test cell
+    duplicate = copy.deepcopy(tests[0])  # a duplicated test cell (same nbgrader grade_id)
+    duplicate.id = "duplicated-test-cell"
+    nb.cells.insert(nb.cells.index(first) + 1, duplicate)
     tests[0].metadata["nbgrader"]["points"] = 100
     tests[-1].metadata["nbgrader"]["schema_version"] = 99
     tests[-1].metadata["nbgrader"]["locked"] = False

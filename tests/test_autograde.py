@@ -14,6 +14,7 @@ import pytest
 
 from instructor import selftest
 from instructor.autograde import autograde_chapters
+from instructor.plugins import HideHiddenTests
 from instructor.sandbox import sandbox_problem, unsandboxed
 from tests.notebook_tools import chapter_ids, graded_cells, hidden_lines, load
 
@@ -86,6 +87,18 @@ def test_feedback_never_shows_hidden_tests(graded, chapter):
         squashed = re.sub(r"\s+", "", page)
         leaked = [line for line in secret if line not in own and (line in page or re.sub(r"\s+", "", line) in squashed)]
         assert not leaked, f"feedback for {student} shows hidden tests: {leaked[:3]}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_feedback_errors_in_test_cells_are_one_line(graded, chapter):
+    batch, result, grading_dir = graded(chapter)
+    for student in set(batch) - set(result.failed):
+        nb = nbformat.read(grading_dir / "autograded" / student / chapter / f"{chapter}.ipynb", as_version=4)
+        nb, _ = HideHiddenTests().preprocess(nb, {})  # what generate_feedback shows
+        for cell in graded_cells(nb):
+            for output in cell.outputs:
+                if output.output_type == "error":
+                    assert len(output.traceback) == 2 and len(output.evalue) <= 402, (student, output.traceback)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
