@@ -146,9 +146,10 @@ def check_meta_device(fn: Callable, *args: Any, expected_shape: Sequence[int], w
 def check_genuine() -> None:
     """Refuse to grade if what the tests compare with was replaced (monkeypatched).
 
-    Checks torch's comparison functions against torch's read-only C table, every public function
-    of torch, torch.nn.functional and math, the methods of Tensor and of the nn modules, the
-    builtins, course_lib's reference guard, and that no torch function or dispatch mode is active.
+    Checks torch's comparison functions against torch's read-only C table, torch's other built-in
+    functions, every public function of torch.nn.functional and math, the methods of Tensor and of
+    the nn modules, the builtins, course_lib's reference guard, and that no torch function or
+    dispatch mode is active. Cheap (about 0.3 ms): run_student and assert_close call it every time.
     """
     for name, fn in _GENUINE.items():
         if getattr(torch, name) is not fn or fn is not getattr(torch._C._VariableFunctions, name, fn) \
