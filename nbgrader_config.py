@@ -20,9 +20,9 @@ GRADING = os.path.abspath(os.environ.get("COURSE_GRADING_DIR", os.path.join(ROOT
 sys.path.insert(0, ROOT)
 os.makedirs(GRADING, exist_ok=True)
 
+from instructor.collect import CourseCollector, SortedCsvExport  # noqa: E402
 from instructor.plugins import (  # noqa: E402
-    CourseCollector, GradingExecute, HideHiddenTests, LimitOutputSize, RepairMetadata, RestoreMissingCells,
-    SortedCsvExport, StripExecutionTags,
+    GradingExecute, HideHiddenTests, LimitOutputSize, RepairMetadata, RestoreMissingCells, StripExecutionTags,
 )
 from instructor.sandbox import KERNEL_NAME, install_kernelspec  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402

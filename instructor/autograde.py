@@ -6,7 +6,7 @@ SUBMISSIONS is a folder or a .zip. Two kinds are understood:
 
 - an LMS export, collected with ``nbgrader zip_collect``: each file name carries the student id,
   matched by ``--regex`` (named groups ``student_id`` and ``file_id``, optionally ``timestamp``)
-  or a preset (``--lms attempt|canvas|moodle``, see instructor/plugins.py); a .zip whose every
+  or a preset (``--lms attempt|canvas|moodle``, see instructor/collect.py); a .zip whose every
   notebook matches a preset is recognised without flags;
 - one entry per student: ``STUDENT/CHAPTER.ipynb``, ``STUDENT/CHAPTER/CHAPTER.ipynb``,
   ``STUDENT/<one notebook>.ipynb`` (e.g. a Colab download) or ``STUDENT.ipynb``.
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .nbgrader_cli import ROOT, chapter_ids, nbgrader
-from .plugins import LMS_PRESETS, lms_regexp
+from .collect import LMS_PRESETS, lms_regexp
 from .sandbox import SandboxError, require_sandbox
 
 _STUDENT_ID = re.compile(r"[^A-Za-z0-9_.@-]+")

@@ -1,12 +1,38 @@
 """Keep notebooks reviewable: no outputs, stable ids and metadata (used by `make release`)."""
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
 import nbformat
 
+ROOT = Path(__file__).resolve().parents[1]
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def load(kind: str, chapter: str) -> nbformat.NotebookNode:
+    """kind is 'solutions' (nbgrader source) or 'chapters' (release)."""
+    return nbformat.read(ROOT / kind / chapter / f"{chapter}.ipynb", as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_solution(cell) -> bool:
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_test(cell) -> bool:
+    """A graded test cell (autograder tests), not a graded solution or a task."""
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def defined_functions(source: str) -> list[str]:
+    """Names of the top-level functions a cell defines."""
+    return [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
 
 
 def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

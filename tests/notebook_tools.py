@@ -1,55 +1,26 @@
 """Read chapter notebooks and run their cells in-process (for structure and mutant tests)."""
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import os
 import re
-from pathlib import Path
 from typing import Iterator
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
 from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+from instructor.notebooks import ROOT, defined_functions, is_solution, is_test, load, nbgrader_meta  # noqa: E402,F401
 
-
-def chapter_ids() -> list[str]:
-    """Chapters present in solutions/ (NN_slug/NN_slug.ipynb)."""
-    return sorted(p.parent.name for p in (ROOT / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)
-
-
-def load(kind: str, chapter: str) -> nbformat.NotebookNode:
-    """kind is 'solutions' or 'chapters'."""
-    return nbformat.read(ROOT / kind / chapter / f"{chapter}.ipynb", as_version=4)
-
-
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_solution(cell) -> bool:
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def is_test(cell) -> bool:
-    meta = nbgrader_meta(cell)
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+from instructor.nbgrader_cli import chapter_ids  # noqa: E402,F401
+from instructor.plugins import BEGIN_HIDDEN, END_HIDDEN  # noqa: E402
 
 
 def graded_cells(nb) -> list:
     return [c for c in nb.cells if is_test(c)]
-
-
-def defined_functions(source: str) -> list[str]:
-    """Names of the top-level functions a cell defines."""
-    return [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
 
 
 def exercise_functions(nb) -> list[str]:

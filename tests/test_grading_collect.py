@@ -1,6 +1,6 @@
 """Collecting submissions as an LMS exports them, and the instructor workflow end to end.
 
-Unit tests check the file-name presets (instructor.plugins.LMS_PRESETS) and the fixes for the
+Unit tests check the file-name presets (instructor.collect.LMS_PRESETS) and the fixes for the
 names Colab and Canvas produce; the slow test takes a Blackboard-style zip (two attempts for
 one student, a Colab download for another) through `python -m instructor.autograde all ZIP`:
 nbgrader zip_collect, one autograde batch, grades.csv, feedback HTML.
@@ -13,7 +13,7 @@ import pytest
 
 from instructor import selftest
 from instructor.autograde import detect_preset, find_submissions, main
-from instructor.plugins import LMS_PRESETS, CourseCollector
+from instructor.collect import LMS_PRESETS, CourseCollector
 from instructor.sandbox import sandbox_problem, unsandboxed
 from tests.notebook_tools import ROOT, chapter_ids
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from instructor import sandbox, selftest
+from instructor import attacks, sandbox, selftest
 from instructor.autograde import autograde_chapters
 from tests.notebook_tools import ROOT, chapter_ids
 
@@ -94,15 +94,15 @@ def test_attacks_on_the_grader_gain_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CELL_TIMEOUT", "10")
     monkeypatch.delenv(sandbox.UNSANDBOXED_ENV, raising=False)
     chapter = chapter_ids()[0]
-    listener = selftest.Listener()
-    planted_before = [p for p in selftest.pwned_files() if p.exists()]
+    listener = attacks.Listener()
+    planted_before = [p for p in attacks.pwned_files() if p.exists()]
     try:
-        batch = selftest.sandbox_attacks(chapter, listener.port)
+        batch = attacks.sandbox_attacks(chapter, listener.port)
         folder = selftest.write(batch, tmp_path / "submissions", chapter)
         result = autograde_chapters([chapter], folder, tmp_path / "grading")[0]
     finally:
         listener.close()
-        planted = [p for p in selftest.pwned_files() if p.exists() and p not in planted_before]
+        planted = [p for p in attacks.pwned_files() if p.exists() and p not in planted_before]
         for path in planted:
             path.unlink()
     assert not planted, f"a submission wrote {planted}"
