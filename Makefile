@@ -38,7 +38,7 @@ release: venv  ## solutions/ -> chapters/ with nbgrader, normalised
 	$(PY) -m instructor.release
 
 lab: venv  ## JupyterLab on the student notebooks
-	$(BIN)/jupyter lab chapters/
+	$(BIN)/jupyter lab chapters/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # make autograde CHAPTER=03_attention|all SUBMISSIONS=folder-or.zip [LMS=attempt|canvas|moodle] [REGEX='...']
 autograde: venv  ## grade CHAPTER's SUBMISSIONS in a sandbox; grades.csv, review.csv and feedback in _grading/
