@@ -24,7 +24,7 @@ import nbformat
 
 from .notebooks import defined_functions, is_solution, is_test, load, nbgrader_meta
 
-BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+from .plugins import BEGIN_HIDDEN  # noqa: E402  (re-exported for the tests)
 
 
 @dataclass

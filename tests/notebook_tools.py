@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import os
 import re
@@ -79,3 +80,12 @@ def run_cell(source: str, namespace: dict) -> None:
     """Execute one cell's source in a copy of ``namespace``; exceptions propagate."""
     with quiet():
         exec(compile(python_source(source), "<test cell>", "exec"), dict(namespace))
+
+
+def page_text(path, drop_scripts: bool = True) -> str:
+    """Visible text of an HTML page: tags removed, entities decoded (and, by default, comments,
+    scripts and styles dropped)."""
+    raw = path.read_text(encoding="utf-8")
+    if drop_scripts:
+        raw = re.sub(r"<!--.*?-->|<script\b.*?</script>|<style\b.*?</style>", "", raw, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", raw))

@@ -6,7 +6,6 @@ rather than the chapter (instructor.selftest.PIPELINE_KINDS) ride along in the f
 batch only, so adding a chapter adds ~2 minutes, not ~4. Nothing may stop a batch, and every
 student keeps the score their own work earns.
 """
-import html
 import re
 
 import nbformat
@@ -16,7 +15,7 @@ from instructor import selftest
 from instructor.autograde import autograde_chapters
 from instructor.plugins import HideHiddenTests
 from instructor.sandbox import sandbox_problem, unsandboxed
-from tests.notebook_tools import chapter_ids, graded_cells, hidden_lines, load
+from tests.notebook_tools import chapter_ids, graded_cells, hidden_lines, load, page_text
 
 pytestmark = pytest.mark.slow
 
@@ -49,11 +48,6 @@ def graded(tmp_path_factory, request):
     return grade
 
 
-def _text(path) -> str:
-    """Visible text of an HTML page (tags removed, entities decoded)."""
-    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
-
-
 def _secrets(chapter: str) -> list[str]:
     hidden = {line for cell in graded_cells(load("solutions", chapter)) for line in hidden_lines(cell.source)}
     visible = "\n".join(c.source for c in load("chapters", chapter).cells)
@@ -82,7 +76,7 @@ def test_feedback_never_shows_hidden_tests(graded, chapter):
     secret = _secrets(chapter)
     assert secret, "the chapter should have hidden-test lines to look for"
     for student in set(batch) - set(result.failed):
-        page = _text(grading_dir / "feedback" / student / chapter / f"{chapter}.html")
+        page = page_text(drop_scripts=False, path=grading_dir / "feedback" / student / chapter / f"{chapter}.html")
         own = "\n".join(c.source for c in batch[student].notebook.cells)  # a student may write the same line
         squashed = re.sub(r"\s+", "", page)
         leaked = [line for line in secret if line not in own and (line in page or re.sub(r"\s+", "", line) in squashed)]
@@ -104,7 +98,7 @@ def test_feedback_errors_in_test_cells_are_one_line(graded, chapter):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_failing_hidden_tests_say_what_was_checked(graded, chapter):
     _, _, grading_dir = graded(chapter)
-    page = _text(grading_dir / "feedback" / "wrong-device" / chapter / f"{chapter}.html")
+    page = page_text(drop_scripts=False, path=grading_dir / "feedback" / "wrong-device" / chapter / f"{chapter}.html")
     failing = sum("meta" in src.split(selftest.BEGIN_HIDDEN, 1)[-1] for src in selftest.Chapter(chapter).tests.values())
     assert page.count("(in the hidden tests)") >= 1 and "device" in page
     assert page.count("(traceback hidden; the message above says what was checked)") >= failing

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.notebook_tools import ROOT, chapter_ids, load
+from tests.notebook_tools import ROOT, chapter_ids, load, page_text
 from tests.site_tools import build_site, config, html_pages, repository, secret_lines
 
 CHAPTERS = chapter_ids()
@@ -19,11 +19,6 @@ CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     return build_site(tmp_path_factory)
-
-
-def _text(page: Path) -> str:
-    raw = re.sub(r"<!--.*?-->|<script\b.*?</script>|<style\b.*?</style>", "", page.read_text(encoding="utf-8"), flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", "", raw))
 
 
 def _chapter_page(site: Path, chapter: str) -> Path:
@@ -74,7 +69,7 @@ def test_front_matter_pages_are_built(site):
     assert re.search(r'<img[^>]+src="_images/course-map\.svg"', intro), "the welcome page shows the course map"
     for chapter in CHAPTERS:
         assert f"chapters/{chapter}/{chapter}.html" in intro, f"the welcome page's contents link to {chapter}"
-    references = _text(site / "book" / "references.html").lower()
+    references = page_text(site / "book" / "references.html").lower()
     for title in ["neural machine translation by jointly learning", "effective approaches to attention-based",
                   "attention is all you need"]:
         assert title in references, f"the references page lists {title!r}"
@@ -83,7 +78,7 @@ def test_front_matter_pages_are_built(site):
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_page_has_no_solution_or_hidden_test(site, chapter):
-    page = _text(_chapter_page(site, chapter))
+    page = page_text(_chapter_page(site, chapter))
     secret = secret_lines(chapter)
     assert len(secret) >= 5
     leaked = [line for line in secret if line in page]
@@ -101,7 +96,7 @@ def test_chapter_page_shows_executed_demos(site, chapter):
     assert len(images) >= len(demos), f"{len(demos)} demo cells show a figure, the page has {len(images)} images"
     for src in images:
         assert (_chapter_page(site, chapter).parent / src).resolve().exists(), f"missing image {src}"
-    text = _text(_chapter_page(site, chapter))
+    text = page_text(_chapter_page(site, chapter))
     assert "NotImplementedError" not in text.replace("raise NotImplementedError()", ""), \
         "no exercise stub was executed on the site"
     assert "fast mode: True" in text, "the tests build the site in fast mode (the setup cell prints it)"
@@ -161,4 +156,4 @@ def test_citations_link_to_the_bibliography(site, chapter):
              for group in CITE.findall(cell.source) for key in group.split(",")}
     links = re.findall(r'href="\.\./\.\./book/references\.html#([^"]+)"', raw)
     assert len(links) >= len(cited), f"{chapter}: citations do not link to the references page"
-    assert "{cite" not in _text(_chapter_page(site, chapter)), "a {cite} role was left unrendered"
+    assert "{cite" not in page_text(_chapter_page(site, chapter)), "a {cite} role was left unrendered"
