@@ -1,10 +1,10 @@
 """Graded test cells, run in-process: the solution passes, the untouched release fails, every
-registered common mistake (tests/mutants/chNN_slug.py) fails, and so does calling course_lib."""
-import importlib
+registered common mistake (course_lib/mistakes/chNN_slug.py) fails, and so does calling course_lib."""
 from functools import lru_cache
 
 import pytest
 
+from course_lib import mistakes
 from course_lib.reference import REGISTRY
 from tests.notebook_tools import chapter_ids, load, nbgrader_meta, run_cell, run_notebook_namespace, graded_cells, functions_under_test
 
@@ -20,8 +20,8 @@ def _cell(chapter: str, grade_id: str):
     return next(c for c in graded_cells(load("solutions", chapter)) if nbgrader_meta(c)["grade_id"] == grade_id)
 
 
-def _mutants(chapter: str) -> dict:
-    return importlib.import_module(f"tests.mutants.ch{chapter}").MUTANTS
+def _mistakes(chapter: str, grade_id: str) -> list:
+    return [m for m in mistakes.for_chapter(chapter) if m.cell == grade_id]
 
 
 @pytest.mark.parametrize("chapter, grade_id", CASES)
@@ -37,16 +37,16 @@ def test_untouched_release_fails(chapter, grade_id):
 
 @pytest.mark.parametrize("chapter, grade_id", CASES)
 def test_common_mistakes_fail(chapter, grade_id):
-    mutants = _mutants(chapter).get(grade_id, {})
-    assert len(mutants) >= 2, f"{grade_id}: register at least two common mistakes in tests/mutants/ch{chapter}.py"
+    registered = _mistakes(chapter, grade_id)
+    assert len(registered) >= 2, f"{grade_id}: register at least two common mistakes in course_lib/mistakes/ch{chapter}.py"
     namespace = _namespace("solutions", chapter)
     survivors = []
-    for mistake, (function, mutant) in mutants.items():
+    for mistake in registered:
         try:
-            run_cell(_cell(chapter, grade_id).source, {**namespace, function: mutant})
+            run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistake.impl})
         except Exception:  # noqa: BLE001 — any failure of the graded cell counts as caught
             continue
-        survivors.append(mistake)
+        survivors.append(mistake.id)
     assert not survivors, f"{grade_id} gives points to these mistakes: {survivors}"
 
 
