@@ -77,6 +77,12 @@ def run_notebook_namespace(nb) -> dict:
     return namespace
 
 
+def run_cell_into(source: str, namespace: dict) -> None:
+    """Execute one cell's source in ``namespace`` itself (its definitions stay there)."""
+    with quiet():
+        exec(compile(python_source(source), "<cell>", "exec"), namespace)
+
+
 def run_cell(source: str, namespace: dict) -> None:
     """Execute one cell's source in a copy of ``namespace``; exceptions propagate."""
     with quiet():

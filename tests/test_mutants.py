@@ -10,7 +10,8 @@ import pytest
 import course_lib
 from course_lib import mistakes
 from course_lib.reference import REGISTRY
-from tests.notebook_tools import chapter_ids, load, nbgrader_meta, run_cell, run_notebook_namespace, graded_cells, functions_under_test
+from tests.notebook_tools import (chapter_ids, functions_under_test, graded_cells, is_solution, load, nbgrader_meta,
+                                  run_cell, run_cell_into, run_notebook_namespace)
 
 for _module in pkgutil.iter_modules(course_lib.__path__):  # every @reference registers when its module is imported
     importlib.import_module(f"course_lib.{_module.name}")
@@ -18,7 +19,29 @@ for _module in pkgutil.iter_modules(course_lib.__path__):  # every @reference re
 
 @lru_cache(maxsize=None)
 def _namespace(kind: str, chapter: str) -> dict:
-    return run_notebook_namespace(load(kind, chapter))
+    """The notebook's namespace after every non-test cell. The release's is the solution's with the
+    exercise cells re-run from the release (stubs): the demos need not run twice."""
+    if kind == "solutions":
+        return run_notebook_namespace(load(kind, chapter))
+    namespace = dict(_namespace("solutions", chapter))
+    for cell in load(kind, chapter).cells:
+        if is_solution(cell):
+            run_cell_into(cell.source, namespace)
+    return namespace
+
+
+@lru_cache(maxsize=None)
+def _outcomes(chapter: str, grade_id: str) -> dict:
+    """mistake id -> the exception the graded cell raised with that mistake in place (None: it passed)."""
+    namespace = _namespace("solutions", chapter)
+    outcomes = {}
+    for mistake in _mistakes(chapter, grade_id):
+        try:
+            run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
+            outcomes[mistake.id] = None
+        except Exception as err:  # noqa: BLE001 — any failure of the graded cell counts as caught
+            outcomes[mistake.id] = err
+    return outcomes
 
 
 def _cell(chapter: str, grade_id: str):
@@ -47,35 +70,25 @@ class ChapterCells:
         chapter = self.chapter
         registered = _mistakes(chapter, grade_id)
         assert len(registered) >= 2, f"{grade_id}: register at least two common mistakes in course_lib/mistakes/ch{chapter}.py"
-        namespace = _namespace("solutions", chapter)
-        survivors = []
-        for mistake in registered:
-            try:
-                run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
-            except Exception:  # noqa: BLE001 — any failure of the graded cell counts as caught
-                continue
-            survivors.append(mistake.id)
+        survivors = [mistake_id for mistake_id, err in _outcomes(chapter, grade_id).items() if err is None]
         assert not survivors, f"{grade_id} gives points to these mistakes: {survivors}"
 
     def test_common_mistakes_are_named_by_the_feedback(self, grade_id):
         """The graded cell's message names the mistake (first tag) with its explanation and hint."""
         chapter = self.chapter
-        namespace = _namespace("solutions", chapter)
         wrong = {}
         for mistake in _mistakes(chapter, grade_id):
-            if not mistake.named:
-                continue
-            try:
-                run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
-            except AssertionError as err:
+            err = _outcomes(chapter, grade_id)[mistake.id]
+            if not mistake.named or err is None:
+                continue  # a survivor is test_common_mistakes_fail's to report
+            if isinstance(err, AssertionError):
                 tags = re.findall(r"\[mistake ([\w.:-]+)\]", str(err))
                 if tags[:1] == [mistake.key] and mistake.explanation in str(err) and mistake.hint in str(err):
                     continue
                 wrong[mistake.id] = tags[:1] or str(err)[:200]
-            except Exception as err:  # noqa: BLE001
+            else:
                 wrong[mistake.id] = f"{type(err).__name__}: {str(err)[:200]}"
         assert not wrong, f"{grade_id}: mistakes not named (or named wrongly): {wrong}"
-
 
     def test_calling_course_lib_reference_fails(self, grade_id):
         chapter = self.chapter
