@@ -14,6 +14,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from .attention import scaled_dot_product_attention
 from .reference import reference
 
 
@@ -203,6 +204,21 @@ class RecurrentClassifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out, _ = self.rnn(self.embed(x))  # (B, T, H)
         return self.head(out[:, -1])  # (B, n_classes)
+
+
+class SelfAttentionLayer(nn.Module):
+    """One self-attention layer for timing: q, k, v = x W_q, x W_k, x W_v; softmax(q kᵀ/√d) v.
+
+    x: (B, T, d) → (B, T, d). Every position is computed at once (no loop over time).
+    """
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.qkv = nn.Linear(d, 3 * d)
+
+    def forward(self, x: Tensor) -> Tensor:
+        q, k, v = self.qkv(x).chunk(3, dim=-1)  # (B, T, d) each
+        return scaled_dot_product_attention(q, k, v)  # (B, T, d)
 
 
 def time_per_sequence(layer: nn.Module, T: int, d: int, batch: int = 8, repeats: int = 5,
