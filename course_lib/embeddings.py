@@ -216,6 +216,30 @@ def neighbour_role_purity(embeddings: Tensor, roles: Sequence[str], k: int = 3) 
     return hits / (k * len(roles))
 
 
+def spanish_word_roles(fine: bool = False) -> dict[str, str]:
+    """The role of every Spanish noun, adjective and verb form of the course lexicon.
+
+    Coarse roles are the grammar's slots: "animate noun", "inanimate noun", "adjective", "verb".
+    fine=True splits them by meaning the grammar does not use: "animal" vs "person",
+    "colour" vs other "adjective".
+    """
+    from .data.lexicon import LEXICON
+
+    roles: dict[str, str] = {}
+    for noun in LEXICON.nouns:
+        if fine and noun.animate:
+            roles[noun.es] = "person" if noun.en_possessive != "its" else "animal"
+        else:
+            roles[noun.es] = "animate noun" if noun.animate else "inanimate noun"
+    for adj in LEXICON.adjectives:
+        colour = adj.en in ("black", "white", "red", "green")
+        for form in (adj.es_m, adj.es_f):
+            roles[form] = "colour" if fine and colour else "adjective"
+    for verb in LEXICON.verbs:
+        roles[verb.es_present] = roles[verb.es_imperfect] = "verb"
+    return roles
+
+
 def pca_2d(x: Tensor) -> Tensor:
     """Project rows of x (n, d) on their two principal directions: (n, 2)."""
     _check_matrix("x", x)

@@ -119,3 +119,11 @@ def test_pca_2d_keeps_the_main_direction():
     p = E.pca_2d(x)
     assert p.shape == (3, 2)
     torch.testing.assert_close(p[:, 0].abs(), torch.tensor([10.0, 0.0, 10.0]), atol=1e-3, rtol=0)
+
+
+def test_spanish_word_roles_cover_the_lexicon():
+    coarse, fine = E.spanish_word_roles(), E.spanish_word_roles(fine=True)
+    assert coarse.keys() == fine.keys()
+    assert coarse["jaguar"] == "animate noun" and fine["jaguar"] == "animal" and fine["niña"] == "person"
+    assert coarse["rama"] == "inanimate noun" and coarse["negra"] == "adjective" and fine["negra"] == "colour"
+    assert coarse["dormía"] == "verb" and set(coarse.values()) == {"animate noun", "inanimate noun", "adjective", "verb"}
