@@ -86,15 +86,22 @@ TRANSFORMS = {
            "else (float('nan') if isinstance(out, float) else out)",
     "wrong": "return (~out if out.dtype == torch.bool else out + 1) if isinstance(out, torch.Tensor) "
              "else (out + 1000.0 if isinstance(out, float) else out)",
-    "cpu": "return out + torch.zeros(out.shape, dtype=out.dtype) if isinstance(out, torch.Tensor) else out",
+    # a 0-d CPU tensor mixes with any device (torch treats it as a scalar), so a 0-d result gets a (1,) one
+    "cpu": "return ((out.reshape(1) + torch.zeros(1, dtype=out.dtype)).reshape(()) if out.dim() == 0 "
+           "else out + torch.zeros(out.shape, dtype=out.dtype)) if isinstance(out, torch.Tensor) else out",
     "raises": "raise ValueError('a bug in the student code')",
 }
 
 
 def wrap(cell, transform: str) -> None:
-    """Append to a solution cell a wrapper that post-processes each function's result."""
+    """Append to a solution cell a wrapper that post-processes each function's result
+    (each element of a tuple result, such as an RNN's (outputs, h_T))."""
+    body = TRANSFORMS[transform]
+    if body.startswith("return "):
+        body = (f"_selftest_t = lambda out: {body[len('return '):]}\n"
+                "    return tuple(map(_selftest_t, out)) if isinstance(out, tuple) else _selftest_t(out)")
     for name in defined_functions(cell.source):
-        cell.source += "\n" + WRAP.format(name=name, body=TRANSFORMS[transform])
+        cell.source += "\n" + WRAP.format(name=name, body=body)
 
 
 def code(source: str) -> nbformat.NotebookNode:
