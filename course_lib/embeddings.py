@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .reference import reference
+from .runtime import single_cpu_thread
 
 # The lectures' hand-made 7-D embeddings (values as in the lecture table).
 EXAMPLE_EMBEDDINGS: dict[str, tuple[float, ...]] = {
@@ -183,6 +184,14 @@ def train_skipgram(sentences: Sequence[Sequence[int]], vocab_size: int, config: 
     noise = noise_distribution(sentences, vocab_size)  # (V,)
     model = SkipGram(vocab_size, cfg.dim).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    with single_cpu_thread():  # small batches of 32-D vectors: one CPU thread is faster than two
+        losses = _skipgram_epochs(model, optimizer, pairs, noise, cfg, g, device, progress)
+    return model, losses
+
+
+def _skipgram_epochs(model: SkipGram, optimizer: torch.optim.Optimizer, pairs: Tensor, noise: Tensor,
+                     cfg: SkipGramConfig, g: torch.Generator, device: torch.device, progress: bool) -> list[float]:
+    """The training loop of :func:`train_skipgram`; returns the mean loss of each epoch."""
     losses = []
     for _ in tqdm(range(cfg.epochs), desc="skip-gram epochs", disable=not progress):
         order = torch.randperm(len(pairs), generator=g)
@@ -198,7 +207,7 @@ def train_skipgram(sentences: Sequence[Sequence[int]], vocab_size: int, config: 
             optimizer.step()
             total, n = total + loss.item() * len(batch), n + len(batch)
         losses.append(total / n)
-    return model, losses
+    return losses
 
 
 def neighbour_role_purity(embeddings: Tensor, roles: Sequence[str], k: int = 3) -> float:
