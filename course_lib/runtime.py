@@ -7,9 +7,10 @@ a notebook (nbgrader sets ``NBGRADER_EXECUTION`` in the kernel's environment).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-from typing import TypeVar
+from typing import Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -73,3 +74,19 @@ def is_fast_mode() -> bool:
 def fast_or_full(fast: T, full: T) -> T:
     """Pick ``fast`` in fast mode and ``full`` otherwise, e.g. ``epochs = fast_or_full(2, 30)``."""
     return fast if is_fast_mode() else full
+
+
+@contextlib.contextmanager
+def single_cpu_thread() -> Iterator[None]:
+    """Run the block with one torch CPU thread, then restore the previous setting.
+
+    Tiny models (a few thousand parameters, batches of 32) gain nothing from several threads,
+    and on a busy machine the extra threads mostly wait for each other: chapter 1's training
+    loops took several times more CPU with 2 threads than with 1. No effect on GPU work.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -86,7 +86,9 @@ TRANSFORMS = {
            "else (float('nan') if isinstance(out, float) else out)",
     "wrong": "return (~out if out.dtype == torch.bool else out + 1) if isinstance(out, torch.Tensor) "
              "else (out + 1000.0 if isinstance(out, float) else out)",
-    "cpu": "return out + torch.zeros(out.shape, dtype=out.dtype) if isinstance(out, torch.Tensor) else out",
+    # a 0-d CPU tensor mixes with any device (torch treats it as a scalar), so a 0-d result gets a (1,) one
+    "cpu": "return ((out.reshape(1) + torch.zeros(1, dtype=out.dtype)).reshape(()) if out.dim() == 0 "
+           "else out + torch.zeros(out.shape, dtype=out.dtype)) if isinstance(out, torch.Tensor) else out",
     "raises": "raise ValueError('a bug in the student code')",
 }
 
@@ -102,11 +104,17 @@ class {name}(_selftest_original_{name}):
 
 def wrap(cell, transform: str) -> None:
     """Append to a solution cell a wrapper that post-processes the result of each function (and of
-    each class's forward)."""
+    each class's forward); each element of a tuple result, such as an RNN's (outputs, h_T)."""
+    body = TRANSFORMS[transform]
+    if body.startswith("return "):
+        body = (f"_selftest_t = lambda out: {body[len('return '):]}\n"
+                "    return tuple(map(_selftest_t, out)) if isinstance(out, tuple) else _selftest_t(out)")
     classes = set(defined_names(cell.source)) - set(defined_functions(cell.source))
     for name in defined_names(cell.source):
-        template = WRAP_CLASS if name in classes else WRAP
-        cell.source += "\n" + template.format(name=name, body=TRANSFORMS[transform])
+        if name in classes:
+            cell.source += "\n" + WRAP_CLASS.format(name=name, body=body.replace("\n    ", "\n        "))
+        else:
+            cell.source += "\n" + WRAP.format(name=name, body=body)
 
 
 def code(source: str) -> nbformat.NotebookNode:

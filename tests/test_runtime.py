@@ -71,3 +71,14 @@ def test_fast_mode_from_environment(monkeypatch, flag, nbgrader, expected):
         monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     assert course_lib.is_fast_mode() is expected
     assert course_lib.fast_or_full("fast", "full") == ("fast" if expected else "full")
+
+
+def test_single_cpu_thread_restores_the_setting():
+    import torch
+
+    from course_lib.runtime import single_cpu_thread
+
+    before = torch.get_num_threads()
+    with single_cpu_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

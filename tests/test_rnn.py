@@ -1,0 +1,145 @@
+"""course_lib.rnn against torch.nn.RNN / nn.LSTMCell and autograd (float32, atol 1e-5 unless stated)."""
+import pytest
+import torch
+from torch import nn
+
+from course_lib import rnn as R
+from course_lib.long_range import DistanceExperimentConfig, accuracy_vs_distance, make_model
+
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+def _randomised(module: nn.Module, seed: int) -> nn.Module:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)  # every parameter, biases included
+    return module
+
+
+def _torch_rnn(D, H, num_layers=1, batch_first=False, seed=0):
+    return _randomised(nn.RNN(D, H, num_layers=num_layers, batch_first=batch_first), seed)
+
+
+def _params(rnn: nn.RNN, layer: int = 0):
+    return [getattr(rnn, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("with_h0", [False, True])
+@pytest.mark.parametrize("T, B, D, H", [(1, 1, 1, 1), (7, 3, 5, 4), (12, 2, 8, 16)])
+def test_rnn_forward_matches_torch_rnn(batch_first, with_h0, T, B, D, H):
+    torch_rnn = _torch_rnn(D, H, batch_first=batch_first, seed=T)
+    x = torch.randn((B, T, D) if batch_first else (T, B, D))
+    h0 = torch.randn(B, H) if with_h0 else None
+    with torch.no_grad():
+        expected, h_n = torch_rnn(x, None if h0 is None else h0[None])
+        out, h_last = R.rnn_forward(x, *_params(torch_rnn), h0=h0, batch_first=batch_first)
+    torch.testing.assert_close(out, expected, **TOL)
+    torch.testing.assert_close(h_last, h_n[0], **TOL)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_vanilla_rnn_module_matches_torch_rnn(num_layers, batch_first):
+    torch_rnn = _torch_rnn(6, 5, num_layers=num_layers, batch_first=batch_first, seed=num_layers)
+    ours = R.VanillaRNN(6, 5, num_layers=num_layers, batch_first=batch_first)
+    ours.load_state_dict(torch_rnn.state_dict())  # same parameter names as nn.RNN
+    x = torch.randn((3, 9, 6) if batch_first else (9, 3, 6))
+    h0 = torch.randn(num_layers, 3, 5)
+    with torch.no_grad():
+        for init in (None, h0):
+            expected, expected_h = torch_rnn(x, init)
+            out, h_n = ours(x, init)
+            torch.testing.assert_close(out, expected, **TOL)
+            torch.testing.assert_close(h_n, expected_h, **TOL)
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 1.5])
+@pytest.mark.parametrize("T, B, H", [(1, 2, 3), (10, 3, 8), (25, 1, 16)])
+def test_bptt_grad_norms_match_autograd(scale, T, B, H):
+    W_ih, W_hh, b_ih, b_hh = R.random_rnn_weights(4, H, scale, seed=T)
+    b_ih, b_hh = torch.randn(H) * 0.1, torch.randn(H) * 0.1
+    x = torch.randn(T, B, 4)
+    grad_last = torch.randn(B, H)
+    h, _ = R.rnn_forward(x, W_ih, W_hh, b_ih, b_hh)
+    expected = R.grad_norms_autograd(x, W_ih, W_hh, b_ih, b_hh, grad_last)
+    torch.testing.assert_close(R.bptt_grad_norms(h, W_hh, grad_last), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_gradients_vanish_for_small_recurrent_weights():
+    W = R.random_rnn_weights(4, 16, 0.5, seed=0)
+    h, _ = R.rnn_forward(torch.randn(30, 2, 4), *W)
+    norms = R.bptt_grad_norms(h, W[1], torch.ones(2, 16))  # (T, B)
+    assert (norms[0] < 1e-6 * norms[-1]).all(), "with ‖W_hh‖ = 0.5 the gradient 30 steps back must vanish"
+
+
+@pytest.mark.parametrize("B, D, H", [(1, 1, 1), (4, 3, 5), (2, 8, 16)])
+def test_lstm_cell_matches_torch_lstm_cell(B, D, H):
+    cell = _randomised(nn.LSTMCell(D, H), seed=H)
+    x, h, c = torch.randn(B, D), torch.randn(B, H), torch.randn(B, H)
+    with torch.no_grad():
+        h_exp, c_exp = cell(x, (h, c))
+        h_got, c_got = R.lstm_cell(x, h, c, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+    torch.testing.assert_close(h_got, h_exp, **TOL)
+    torch.testing.assert_close(c_got, c_exp, **TOL)
+
+
+def test_rnn_forward_keeps_the_device():
+    W = [w.to("meta") for w in R.random_rnn_weights(3, 4, 1.0)]
+    out, h = R.rnn_forward(torch.randn(5, 2, 3, device="meta"), *W)
+    assert out.device.type == "meta" and h.shape == (2, 4)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(x=torch.randn(5, 3)), "x must be 3-D"),
+    (dict(W_ih=torch.randn(4, 2)), r"W_ih must be \(1·H, D\) = \(4, 3\)"),
+    (dict(W_hh=torch.randn(4, 5)), r"W_hh must be \(1·H, H\)"),
+    (dict(b_hh=torch.randn(5)), r"b_hh must be \(1·H,\) = \(4,\)"),
+    (dict(h0=torch.randn(3, 4)), r"h0 must be \(B, H\) = \(2, 4\)"),
+])
+def test_rnn_forward_rejects_bad_shapes(kwargs, message):
+    args = dict(x=torch.randn(5, 2, 3), W_ih=torch.randn(4, 3), W_hh=torch.randn(4, 4), b_ih=torch.randn(4),
+                b_hh=torch.randn(4), h0=None)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        R.rnn_forward(**args)
+
+
+def test_bptt_and_lstm_reject_bad_shapes():
+    with pytest.raises(ValueError, match=r"W_hh must be \(H, H\) = \(4, 4\)"):
+        R.bptt_grad_norms(torch.randn(5, 2, 4), torch.randn(3, 3), torch.randn(2, 4))
+    with pytest.raises(ValueError, match=r"grad_last must be \(B, H\) = \(2, 4\)"):
+        R.bptt_grad_norms(torch.randn(5, 2, 4), torch.randn(4, 4), torch.randn(4))
+    with pytest.raises(ValueError, match=r"W_ih must be \(4·H, D\)"):
+        R.lstm_cell(torch.randn(2, 3), torch.randn(2, 4), torch.randn(2, 4), torch.randn(4, 3), torch.randn(16, 4),
+                    torch.randn(16), torch.randn(16))
+    with pytest.raises(ValueError, match="same B"):
+        R.lstm_cell(torch.randn(3, 3), torch.randn(2, 4), torch.randn(2, 4), torch.randn(16, 3), torch.randn(16, 4),
+                    torch.randn(16), torch.randn(16))
+    with pytest.raises(ValueError, match="num_layers"):
+        R.VanillaRNN(3, 4, num_layers=0)
+
+
+def test_classifiers_and_models_have_the_right_shapes():
+    x = torch.randint(0, 10, (3, 7))
+    for kind in ("rnn", "lstm", "attention"):
+        assert make_model(kind, 8)(x).shape == (3, 2)
+    with pytest.raises(ValueError, match="kind must be"):
+        make_model("gru")
+    with pytest.raises(ValueError, match="config.cell"):
+        R.RecurrentClassifier(R.RecurrentClassifierConfig(cell="gru"))
+
+
+def test_accuracy_vs_distance_is_deterministic_and_shaped():
+    cfg = DistanceExperimentConfig(distances=(2, 4), seeds=(0,), steps=3, batch_size=4, n_valid=8, hidden_size=4)
+    a = accuracy_vs_distance(("rnn", "attention"), cfg, progress=False)
+    b = accuracy_vs_distance(("rnn", "attention"), cfg, progress=False)
+    assert a.accuracy["rnn"].shape == (1, 2)
+    for kind in a.accuracy:
+        assert torch.equal(a.accuracy[kind], b.accuracy[kind])
+        assert ((a.accuracy[kind] >= 0) & (a.accuracy[kind] <= 1)).all()
+
+
+def test_time_per_sequence_is_positive():
+    assert R.time_per_sequence(nn.RNN(4, 4, batch_first=True), T=5, d=4, repeats=2) > 0
