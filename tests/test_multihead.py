@@ -183,3 +183,18 @@ def test_runs_on_meta_device():
     layer = M.MultiHeadAttention(8, 2).to("meta")
     out, w = layer(torch.ones(2, 3, 8, device="meta"), mask=A.causal_mask(3, device="meta"), need_weights=True)
     assert out.device.type == "meta" and w.shape == (2, 2, 3, 3)
+
+
+def test_tagging_data_targets_and_head_tagger_shapes():
+    from course_lib.data.tagging import IGNORE, TAGGING_TASKS, make_tagging_data
+
+    data = make_tagging_data(30, seed=0)
+    N, T = data.tokens.shape
+    assert data.targets.shape == (N, T, len(TAGGING_TASKS))
+    ids, n = data.tokens[0], int(data.lengths[0])
+    assert data.targets[0, 1, 0] == ids[0] and data.targets[0, 0, 1] == ids[1]  # previous, next
+    assert data.targets[0, 0, 0] == IGNORE and data.targets[0, n - 1, 1] == IGNORE
+    model = M.HeadTagger(M.HeadTaggerConfig(vocab_size=len(data.vocab), n_classes=data.n_classes(), d_model=16, n_heads=4))
+    outs = model(data.tokens[:3])
+    assert [o.shape for o in outs] == [(3, T, c) for c in data.n_classes()]
+    assert model.last_weights.shape == (3, 4, T, T)

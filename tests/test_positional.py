@@ -94,3 +94,24 @@ def test_positional_encodings_keep_device():
 def test_bad_input_raises_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_order_task_is_balanced_and_both_markers_appear_once():
+    from course_lib.data.order import MARKER_A, MARKER_B, make_order_task
+
+    x, y = make_order_task(500, length=10, seed=3)
+    assert x.shape == (500, 10) and y.shape == (500,)
+    assert ((x == MARKER_A).sum(1) == 1).all() and ((x == MARKER_B).sum(1) == 1).all()
+    first_a = (x == MARKER_A).float().argmax(1) < (x == MARKER_B).float().argmax(1)
+    assert torch.equal(first_a.long(), y) and 0.4 < y.float().mean() < 0.6
+    assert torch.equal(make_order_task(20, seed=1)[0], make_order_task(20, seed=1)[0])
+
+
+@pytest.mark.parametrize("positions", ["none", "sinusoidal", "learned"])
+def test_order_classifier_shapes_and_invariance_without_positions(positions):
+    torch.manual_seed(0)
+    model = P.OrderClassifier(P.OrderClassifierConfig(positions=positions)).eval()
+    x = torch.randint(0, 22, (4, 16))
+    out, out_perm = model(x), model(x[:, torch.randperm(16)])
+    assert out.shape == (4, 2)
+    assert torch.allclose(out, out_perm, atol=1e-5) == (positions == "none")
