@@ -24,7 +24,7 @@ from .vocab import Vocab, pad_batch
 
 TAGGING_TASKS = ("previous", "next", "noun gender", "subject")
 IGNORE = -100  # targets the loss skips (F.cross_entropy's default ignore_index)
-_GENDER = {noun.en: int(noun.gender == FEMININE) for noun in LEXICON.nouns}  # English noun → 0 m / 1 f
+NOUN_GENDER = {noun.en: int(noun.gender == FEMININE) for noun in LEXICON.nouns}  # English noun → 0 m / 1 f
 
 
 @dataclass
@@ -45,13 +45,13 @@ class TaggingData:
 
 def _targets(ids: list[int], words: list[str]) -> list[list[int]]:
     T = len(ids)
-    nouns = [t for t, w in enumerate(words) if w in _GENDER]
+    nouns = [t for t, w in enumerate(words) if w in NOUN_GENDER]
     subject = ids[nouns[0]] if nouns else IGNORE
     rows = []
     for t in range(T):
         ahead = [n for n in nouns if n >= t]
         rows.append([ids[t - 1] if t > 0 else IGNORE, ids[t + 1] if t + 1 < T else IGNORE,
-                     _GENDER[words[ahead[0]]] if ahead else IGNORE, subject])
+                     NOUN_GENDER[words[ahead[0]]] if ahead else IGNORE, subject])
     return rows
 
 
