@@ -4,7 +4,7 @@ complexity table of Vaswani et al. (2017), timed on this machine.
     self-attention              O(n² · d)     every token against every token
     recurrent (RNN)             O(n · d²)     n sequential steps of a d × d matrix
     convolution (kernel k)      O(k · n · d²) each output mixes k neighbours through d × d maps
-    restricted self-attention   O(r · n · d)  every token against its r nearest neighbours
+    restricted self-attention   O(r · n · d)  every token against a neighbourhood of about r tokens
 """
 from __future__ import annotations
 
@@ -19,22 +19,28 @@ from torch import Tensor, nn
 
 
 def restricted_attention(q: Tensor, k: Tensor, v: Tensor, r: int) -> Tensor:
-    """Self-attention where query i sees only keys j with |i − j| ≤ r // 2 (a band of width r + 1).
+    """Self-attention restricted to a neighbourhood: the sequence is cut into blocks of r tokens
+    and a query sees the keys of its own block and of the two neighbouring blocks (≤ 3r keys).
 
-    q, k, v: (B, n, d). Builds a (B, n, r + 1, d) window of keys per query — O(r · n · d) work,
-    never the (n, n) matrix. Positions outside the sequence are masked. Returns (B, n, d).
+    q, k, v: (B, n, d). Three (r × 3r) products per block — O(r · n · d) work and memory — never
+    the (n, n) matrix. Returns (B, n, d).
     """
     B, n, d = q.shape
-    half = r // 2
-    pad = (0, 0, half, half)  # pad the sequence dim on both sides
-    k_win = F.pad(k, pad).unfold(1, 2 * half + 1, 1).transpose(-2, -1)  # (B, n, w, d)
-    v_win = F.pad(v, pad).unfold(1, 2 * half + 1, 1).transpose(-2, -1)  # (B, n, w, d)
-    scores = (q[:, :, None, :] * k_win).sum(-1) / math.sqrt(d)  # (B, n, w)
-    offsets = torch.arange(-half, half + 1, device=q.device)  # (w,)
-    pos = torch.arange(n, device=q.device)[:, None] + offsets  # (n, w): key index of each window slot
-    scores = scores.masked_fill(~((pos >= 0) & (pos < n)), float("-inf"))
-    weights = scores.softmax(-1)  # (B, n, w)
-    return (weights[..., None] * v_win).sum(-2)  # (B, n, d)
+    nb = -(-n // r)  # number of blocks, the last one padded
+    pad = nb * r - n
+    q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))  # (B, nb·r, d)
+    qb = q.view(B, nb, r, d)  # (B, nb, r, d)
+
+    def neighbours(t: Tensor) -> Tensor:  # (B, nb, 3r, d): previous, own and next block
+        blocks = F.pad(t.view(B, nb, r, d), (0, 0, 0, 0, 1, 1))  # (B, nb + 2, r, d)
+        return torch.cat([blocks[:, :-2], blocks[:, 1:-1], blocks[:, 2:]], dim=2)
+
+    kb, vb = neighbours(k), neighbours(v)
+    key_pos = (torch.arange(nb, device=q.device)[:, None] - 1) * r + torch.arange(3 * r, device=q.device)  # (nb, 3r)
+    valid = (key_pos >= 0) & (key_pos < n)  # outside the sequence or padding: blocked
+    scores = qb @ kb.transpose(-2, -1) / math.sqrt(d)  # (B, nb, r, 3r)
+    weights = scores.masked_fill(~valid[:, None, :], float("-inf")).softmax(-1)
+    return (weights @ vb).reshape(B, nb * r, d)[:, :n]  # (B, n, d)
 
 
 def layer_runners(d: int, k: int = 3, r: int = 16, device: torch.device | str = "cpu") -> dict[str, Callable[[Tensor], Tensor]]:
@@ -65,7 +71,7 @@ def _sync(device: torch.device) -> None:
 @torch.no_grad()
 def time_layers(runners: dict[str, Callable[[Tensor], Tensor]], lengths: Sequence[int], d: int,
                 batch: int = 1, repeats: int = 5, device: torch.device | str = "cpu") -> dict[str, list[float]]:
-    """Median seconds of one forward pass of each runner for x (batch, n, d), n in ``lengths``."""
+    """Fastest of ``repeats`` timings (seconds) of one forward pass of each runner for x (batch, n, d), n in ``lengths``."""
     device = torch.device(device)
     times: dict[str, list[float]] = {name: [] for name in runners}
     for n in lengths:
@@ -73,13 +79,13 @@ def time_layers(runners: dict[str, Callable[[Tensor], Tensor]], lengths: Sequenc
         for name, run in runners.items():
             run(x)  # warm-up
             _sync(device)
-            samples = []
+            samples = []  # the minimum over repeats: the least disturbed by other processes
             for _ in range(repeats):
                 start = time.perf_counter()
                 run(x)
                 _sync(device)
                 samples.append(time.perf_counter() - start)
-            times[name].append(float(np.median(samples)))
+            times[name].append(min(samples))
     return times
 
 

@@ -6,12 +6,12 @@ import torch.nn.functional as F
 from course_lib import complexity as C
 
 
-@pytest.mark.parametrize("n, r", [(1, 4), (7, 2), (12, 6), (5, 16)])
-def test_restricted_attention_equals_band_masked_sdpa(n, r):
+@pytest.mark.parametrize("n, r", [(1, 4), (7, 2), (12, 6), (5, 16), (13, 3)])
+def test_restricted_attention_equals_block_masked_sdpa(n, r):
     g = torch.Generator().manual_seed(n)
     q, k, v = (torch.randn(2, n, 8, generator=g) for _ in range(3))
-    i = torch.arange(n)
-    band = (i[:, None] - i[None, :]).abs() <= r // 2  # (n, n), True = may attend
+    block = torch.arange(n) // r
+    band = (block[:, None] - block[None, :]).abs() <= 1  # (n, n): own and neighbouring blocks, True = may attend
     torch.testing.assert_close(C.restricted_attention(q, k, v, r), F.scaled_dot_product_attention(q, k, v, attn_mask=band),
                                atol=1e-5, rtol=1e-5)
 
