@@ -78,10 +78,10 @@ class EncoderLayer(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False,
-                 activation: str = "relu", eps: float = 1e-5, bias: bool = True):
+                 activation: str = "relu", eps: float = 1e-5, bias: bool = True, use_sdpa: bool = False):
         super().__init__()
         self.d_model, self.norm_first = d_model, norm_first
-        self.self_attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout)
+        self.self_attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout, use_sdpa=use_sdpa)
         self.norm1 = nn.LayerNorm(d_model, eps=eps, bias=bias)
         self.ff = FeedForward(d_model, d_ff, dropout, activation, bias=bias)
         self.norm2 = nn.LayerNorm(d_model, eps=eps, bias=bias)
@@ -119,12 +119,12 @@ class DecoderLayer(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False,
-                 activation: str = "relu", eps: float = 1e-5, bias: bool = True):
+                 activation: str = "relu", eps: float = 1e-5, bias: bool = True, use_sdpa: bool = False):
         super().__init__()
         self.d_model, self.norm_first = d_model, norm_first
-        self.self_attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout)
+        self.self_attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout, use_sdpa=use_sdpa)
         self.norm1 = nn.LayerNorm(d_model, eps=eps, bias=bias)
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout)
+        self.cross_attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout, use_sdpa=use_sdpa)
         self.norm2 = nn.LayerNorm(d_model, eps=eps, bias=bias)
         self.ff = FeedForward(d_model, d_ff, dropout, activation, bias=bias)
         self.norm3 = nn.LayerNorm(d_model, eps=eps, bias=bias)
@@ -176,12 +176,12 @@ class TransformerEncoder(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, n_layers: int, dropout: float = 0.0,
                  norm_first: bool = False, activation: str = "relu", eps: float = 1e-5, bias: bool = True,
-                 final_norm: bool = True):
+                 final_norm: bool = True, use_sdpa: bool = False):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1; got {n_layers}")
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, eps, bias) for _ in range(n_layers))
+            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, eps, bias, use_sdpa) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias) if final_norm else nn.Identity()
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
@@ -195,12 +195,12 @@ class TransformerDecoder(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, n_layers: int, dropout: float = 0.0,
                  norm_first: bool = False, activation: str = "relu", eps: float = 1e-5, bias: bool = True,
-                 final_norm: bool = True):
+                 final_norm: bool = True, use_sdpa: bool = False):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1; got {n_layers}")
         self.layers = nn.ModuleList(
-            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, eps, bias) for _ in range(n_layers))
+            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, eps, bias, use_sdpa) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias) if final_norm else nn.Identity()
 
     def forward(self, y: Tensor, memory: Tensor, tgt_mask: Optional[Tensor] = None,
@@ -225,6 +225,7 @@ class TransformerConfig:
     norm_first: bool = True  # Pre-LN (True) or Post-LN (False)
     max_len: int = 128  # longest sequence the positional encoding covers
     pad_id: int = PAD  # the padding id of the source, masked out of attention
+    use_sdpa: bool = False  # attention through F.scaled_dot_product_attention (faster, same result)
 
 
 class Transformer(nn.Module):
@@ -244,8 +245,10 @@ class Transformer(nn.Module):
         self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.d_model)
         self.pos = SinusoidalPositionalEncoding(c.d_model, c.max_len)
         self.dropout = nn.Dropout(c.dropout)
-        self.encoder = TransformerEncoder(c.d_model, c.n_heads, c.d_ff, c.n_encoder_layers, c.dropout, c.norm_first)
-        self.decoder = TransformerDecoder(c.d_model, c.n_heads, c.d_ff, c.n_decoder_layers, c.dropout, c.norm_first)
+        self.encoder = TransformerEncoder(c.d_model, c.n_heads, c.d_ff, c.n_encoder_layers, c.dropout, c.norm_first,
+                                          use_sdpa=c.use_sdpa)
+        self.decoder = TransformerDecoder(c.d_model, c.n_heads, c.d_ff, c.n_decoder_layers, c.dropout, c.norm_first,
+                                          use_sdpa=c.use_sdpa)
         self.generator = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model → next-token logits
 
     def source_mask(self, src: Tensor) -> Tensor:
