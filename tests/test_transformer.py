@@ -12,7 +12,7 @@ from torch import nn
 from course_lib.data import BOS, EOS, PAD
 from course_lib.decoding import (
     cross_attention, evaluate_translation, greedy_decode, lookahead_table, train_translation, translation_loss,
-    warmup_inverse_sqrt,
+    warmup_cosine, warmup_inverse_sqrt,
 )
 from course_lib.data.vocab import Batch, Vocab
 from course_lib.transformer import (
@@ -216,6 +216,21 @@ def test_warmup_then_inverse_sqrt():
     assert f(39) == pytest.approx(0.5), "four times the warm-up → half the peak"
     with pytest.raises(ValueError, match="warmup_steps"):
         warmup_inverse_sqrt(0)
+
+
+def test_warmup_then_cosine_to_zero():
+    f = warmup_cosine(10, 110)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(59) == pytest.approx(0.5), "half-way through the decay the cosine is at one half"
+    assert f(109) == pytest.approx(0.0, abs=1e-12) and f(500) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="warmup_steps < total_steps; got warmup_steps=10, total_steps=10"):
+        warmup_cosine(10, 10)
+
+
+def test_train_translation_rejects_unknown_schedule():
+    model = Transformer(TransformerConfig(d_model=16, n_heads=2, d_ff=32))
+    with pytest.raises(ValueError, match="schedule must be one of.*'linear'"):
+        train_translation(model, [], steps=1, lr=1e-3, warmup_steps=0, device=torch.device("cpu"), schedule="linear")
 
 
 def test_training_reduces_the_loss_and_scores_translations():
