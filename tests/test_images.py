@@ -7,6 +7,7 @@ import time
 
 import pytest
 import torch
+import torchvision  # noqa: F401 — imported up front so the timings below measure the call only
 
 import course_lib.data.images as images
 from course_lib.data import (

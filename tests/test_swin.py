@@ -180,3 +180,9 @@ def test_attention_cost_formulas_match_the_swin_paper():
     C, M = 96, 7
     assert swin.msa_flops(h, w, C) - swin.wmsa_flops(h, w, C, M) == 2 * (h * w) ** 2 * C - 2 * M ** 2 * h * w * C
     assert swin.wmsa_flops(2 * h, 2 * w, C, M) == 4 * swin.wmsa_flops(h, w, C, M)  # linear in hw
+
+
+def test_swin_shifts_odd_blocks_only():
+    model = swin.Swin(swin.SwinConfig(depths=(4, 2), n_heads=(2, 4), window_size=4))
+    assert [block.attn.shift for block in model.stages[0]] == [0, 2, 0, 2]  # W-MSA, SW-MSA, W-MSA, SW-MSA
+    assert [block.attn.shift for block in model.stages[1]] == [0, 2]
