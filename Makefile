@@ -20,10 +20,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## create .venv and install course_lib with its [dev] extras
 
 test: venv  ## the whole suite: unit, parity, notebooks (fast mode), release, nbgrader round trips, site
-	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests solutions
+	$(PY) -m pytest -n $(JOBS) --dist loadscope --nbval-lax tests solutions
 
 test-fast: venv  ## the quick loop: everything not marked slow
-	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" --nbval-lax tests solutions
+	$(PY) -m pytest -n $(JOBS) --dist loadscope -m "not slow" --nbval-lax tests solutions
 
 # Each mode builds into its own folder with its own execution cache (<folder>/_build/.jupyter_cache),
 # so a rebuild re-executes only the notebooks that changed and fast outputs never reach `make book`.

@@ -3,7 +3,9 @@
     python benchmarks/bench_autograde.py [--chapter 03_attention] [--students 20] [--update-doc]
 
 The submissions are built by instructor.selftest (a mix of correct, blank and partly wrong work,
-no infinite loops: those would time the per-cell timeout, not the grader). They go through what
+common mistakes included, no infinite loops: those would time the per-cell timeout, not the
+grader). The same batch is graded twice, with the mistake diagnosis off (COURSE_LIB_DIAGNOSIS=0)
+and on, to measure what naming mistakes costs (issue 7's budget: ≤ 20% more per submission). They go through what
 `make autograde` runs: collect, record the source in the gradebook, ONE `nbgrader autograde`
 batch (every notebook in its own sandboxed kernel, fast mode), export grades.csv, feedback HTML.
 Seconds per submission = the batch's wall time / submissions; DESIGN §9's target is ≤ 30 s.
@@ -27,7 +29,7 @@ sys.path[:0] = [str(HERE), str(REPO_ROOT)]
 from contention import CpuMeter  # noqa: E402
 
 TARGET_S = 30.0  # DESIGN §9: seconds per chapter-submission
-MIX = ("solution", "blank", "nan", "wrong-device", "raises")  # cycled over the students
+MIX = ("solution", "blank", "nan", "wrong-device", "raises", "mistakes-1", "mistakes-3")  # cycled over the students
 SECTION = "## 3. Autograding throughput"
 
 
@@ -41,24 +43,29 @@ class AutogradeRun:
     sandbox: str  # "sandboxed" or "UNSANDBOXED"
     as_expected: bool  # every score equals the one the submission was built to get
     date: str = ""  # when it was measured (the section can be refreshed alone)
+    without_diagnosis_s: float = float("nan")  # the same batch with COURSE_LIB_DIAGNOSIS=0
 
     @property
     def per_submission_s(self) -> float:
         return self.batch_s / self.students
 
 
-def run_autograde(chapter: str | None = None, students: int = 20, log=print) -> AutogradeRun:
-    """Grade ``students`` generated submissions of ``chapter`` in one batch and time it."""
-    from instructor import autograde as pipeline
+def _built(chapter: str) -> dict:
     from instructor import selftest
-    from instructor.nbgrader_cli import chapter_ids, nbgrader
-    from instructor.sandbox import require_sandbox
 
-    chapter = chapter or chapter_ids()[0]
-    built = selftest.submissions(chapter, list(MIX))
-    batch = {f"s{i:03d}-{MIX[i % len(MIX)]}": built[MIX[i % len(MIX)]] for i in range(students)}
-    mode = require_sandbox()
-    log(f"3. autograding {students} submissions of {chapter} ({mode})")
+    built = selftest.submissions(chapter, [k for k in MIX if not k.startswith("mistakes-")])
+    built.update({student: sub for student, (sub, _) in selftest.mistake_submissions(chapter).items()})
+    return built
+
+
+def _grade_once(chapter: str, batch: dict, diagnosis: bool) -> tuple[float, float, bool, float]:
+    """(batch s, pipeline s, scores as expected, other processes' cores) for one graded batch."""
+    from instructor import autograde as pipeline
+    from instructor.nbgrader_cli import nbgrader
+    from instructor import selftest
+
+    os.environ["COURSE_LIB_DIAGNOSIS"] = "1" if diagnosis else "0"  # passed to the grading kernel
+    total = selftest.Chapter(chapter).total
     with tempfile.TemporaryDirectory() as scratch:
         grading_dir = Path(scratch) / "grading"
         folder = selftest.write(batch, Path(scratch) / "submissions", chapter)
@@ -71,10 +78,29 @@ def run_autograde(chapter: str | None = None, students: int = 20, log=print) -> 
             scores = pipeline.read_scores(pipeline.export(grading_dir), chapter)
             nbgrader("generate_feedback", chapter, "--force", grading_dir=grading_dir, check=False)
         pipeline_s = time.perf_counter() - started
-    as_expected = not result.failed and all(scores.get(s) == sub.expected for s, sub in batch.items())
-    run = AutogradeRun(chapter, students, batch_s, pipeline_s, meter.others_cores, mode, as_expected,
-                       datetime.datetime.now().isoformat(timespec="minutes"))
-    log(f"   {run.per_submission_s:.1f} s per submission ({batch_s:.0f} s batch, {pipeline_s:.0f} s in all)")
+    os.environ.pop("COURSE_LIB_DIAGNOSIS")
+    as_expected = not result.failed and all(
+        scores.get(s) == sub.expected if sub.expected == sub.expected else scores.get(s, total) < total
+        for s, sub in batch.items())  # mistake submissions: any score below full marks
+    return batch_s, pipeline_s, as_expected, meter.others_cores
+
+
+def run_autograde(chapter: str | None = None, students: int = 20, log=print) -> AutogradeRun:
+    """Grade ``students`` generated submissions of ``chapter`` in one batch, diagnosis off then on."""
+    from instructor import selftest
+    from instructor.sandbox import require_sandbox
+
+    chapter = chapter or selftest.TEMPLATE_CHAPTER
+    built = _built(chapter)
+    batch = {f"s{i:03d}-{MIX[i % len(MIX)]}": built[MIX[i % len(MIX)]] for i in range(students)}
+    mode = require_sandbox()
+    log(f"3. autograding {students} submissions of {chapter} ({mode}), diagnosis off then on")
+    off_s, _, _, _ = _grade_once(chapter, batch, diagnosis=False)
+    batch_s, pipeline_s, as_expected, others = _grade_once(chapter, batch, diagnosis=True)
+    run = AutogradeRun(chapter, students, batch_s, pipeline_s, others, mode, as_expected,
+                       datetime.datetime.now().isoformat(timespec="minutes"), off_s)
+    log(f"   {run.per_submission_s:.1f} s per submission ({batch_s:.0f} s batch, {pipeline_s:.0f} s in all); "
+        f"without diagnosis {off_s / students:.1f} s")
     return run
 
 
@@ -92,12 +118,16 @@ def autograde_markdown(run: AutogradeRun | None) -> str:
         "Reproduce alone with `make bench-autograde` "
         f"(`python benchmarks/bench_autograde.py --chapter {run.chapter} --students {run.students}`).",
         "",
-        "| submissions | batch (s) | per submission (s) | target (s) | whole pipeline (s) | other processes | scores |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| submissions | batch (s) | per submission (s) | target (s) | without diagnosis (s per submission) "
+        "| diagnosis costs | whole pipeline (s) | other processes | scores |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         f"| {run.students} | {run.batch_s:.0f} | **{run.per_submission_s:.1f}** | ≤ {TARGET_S:.0f} | "
+        f"{run.without_diagnosis_s / run.students:.1f} | {100 * (run.batch_s / run.without_diagnosis_s - 1):+.0f}% | "
         f"{run.pipeline_s:.0f} | {others} | {'all as expected' if run.as_expected else 'MISMATCH'} |",
         "",
-        f"The batch {verdict} DESIGN §9's target. \"Batch\" is `generate_assignment` + `nbgrader autograde`; "
+        f"The batch {verdict} DESIGN §9's target. \"Without diagnosis\" grades the same batch with "
+        "`COURSE_LIB_DIAGNOSIS=0` (no replay of the mistake catalogue); issue 7's budget for naming mistakes "
+        "is ≤ +20%. \"Batch\" is `generate_assignment` + `nbgrader autograde`; "
         "the whole pipeline adds collecting, the CSV export and the feedback HTML. A submission's time is "
         "mostly its kernel's start (torch import, about 2 s) and the chapter's own demos in fast mode.",
         "",

@@ -16,7 +16,9 @@ kernel (instructor/sandbox.py). A submission that cannot be graded at all (not a
 is reported and scores 0; the others are unaffected. Everything produced goes to the grading
 folder (default _grading/): submitted/, autograded/, feedback/ (HTML without hidden tests),
 gradebook.db, grades.csv, review.csv (submissions whose code deserves a human look: module
-patching, frame inspection, file or network access), logs/.
+patching, frame inspection, file or network access), mistakes.csv (the common mistakes the
+feedback named: chapter, exercise, student, mistake), report.html (per chapter: score per exercise
+and the most frequent named mistakes, as figures; instructor/report.py), logs/.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from .nbgrader_cli import ROOT, chapter_ids, nbgrader
 from .collect import LMS_PRESETS, lms_regexp
+from .report import write_all as write_class_report
 from .sandbox import SandboxError, require_sandbox
 
 _STUDENT_ID = re.compile(r"[^A-Za-z0-9_.@-]+")
@@ -231,6 +234,8 @@ def autograde_chapters(chapters: list[str], submissions: Path, grading_dir: Path
         batch.flagged = sorted({row[1] for row in review(grading_dir, batch.chapter)})
         if feedback:
             nbgrader("generate_feedback", batch.chapter, "--force", grading_dir=grading_dir, check=False)
+    graded = [c for c in chapter_ids() if any((grading_dir / "autograded").glob(f"*/{c}/{c}.ipynb"))]
+    write_class_report(grading_dir, graded)
     return batches
 
 
@@ -269,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         if batch.flagged:
             print(f"  {len(batch.flagged)} submission(s) use code worth a look (scores unchanged): "
                   f"{', '.join(batch.flagged)}; see {grading_dir / 'review.csv'}")
-    print(f"grades: {grading_dir / 'grades.csv'}\nfeedback: {grading_dir / 'feedback'}")
+    print(f"grades: {grading_dir / 'grades.csv'}\nfeedback: {grading_dir / 'feedback'}\n"
+          f"class report: {grading_dir / 'report.html'} (named mistakes: {grading_dir / 'mistakes.csv'})")
     return 0
 
 

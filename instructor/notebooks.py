@@ -35,6 +35,11 @@ def defined_functions(source: str) -> list[str]:
     return [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
 
 
+def defined_names(source: str) -> list[str]:
+    """Names of the top-level functions and classes a cell defines."""
+    return [n.name for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+
+
 def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Strip outputs and volatile metadata; give cells ids that depend only on their position."""
     nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})

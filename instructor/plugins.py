@@ -281,7 +281,7 @@ class HideHiddenTests(Preprocessor):
     """Feedback without hidden tests: drop their source, shorten tracebacks, redact quotes."""
 
     enabled = Bool(True).tag(config=True)
-    max_message = Integer(400, help="Longest error message kept in feedback").tag(config=True)
+    max_message = Integer(700, help="Longest error message kept in feedback (a named mistake comes first)").tag(config=True)
     min_secret = Integer(12, help="Shortest hidden-test line (without spaces) that counts as a quote").tag(config=True)
     note = Unicode("(traceback hidden; the message above says what was checked)").tag(config=True)
 

@@ -22,7 +22,7 @@ from typing import Callable
 
 import nbformat
 
-from .notebooks import defined_functions, is_solution, is_test, load, nbgrader_meta
+from .notebooks import defined_functions, defined_names, is_solution, is_test, load, nbgrader_meta
 
 from .plugins import BEGIN_HIDDEN  # noqa: E402  (re-exported for the tests)
 
@@ -91,10 +91,22 @@ TRANSFORMS = {
 }
 
 
+WRAP_CLASS = '''
+_selftest_original_{name} = {name}
+class {name}(_selftest_original_{name}):
+    def forward(self, *args, **kwargs):
+        out = super().forward(*args, **kwargs)
+        {body}
+'''
+
+
 def wrap(cell, transform: str) -> None:
-    """Append to a solution cell a wrapper that post-processes each function's result."""
-    for name in defined_functions(cell.source):
-        cell.source += "\n" + WRAP.format(name=name, body=TRANSFORMS[transform])
+    """Append to a solution cell a wrapper that post-processes the result of each function (and of
+    each class's forward)."""
+    classes = set(defined_names(cell.source)) - set(defined_functions(cell.source))
+    for name in defined_names(cell.source):
+        template = WRAP_CLASS if name in classes else WRAP
+        cell.source += "\n" + template.format(name=name, body=TRANSFORMS[transform])
 
 
 def code(source: str) -> nbformat.NotebookNode:
@@ -179,12 +191,19 @@ def _skip_tags(ch: Chapter) -> Submission:
 def _calls_reference(ch: Chapter) -> Submission:
     from course_lib.reference import REGISTRY
 
+    import importlib
+    import pkgutil
+
+    import course_lib
+
+    for module in pkgutil.iter_modules(course_lib.__path__):  # every @reference registers on import
+        importlib.import_module(f"course_lib.{module.name}")
     nb = ch.solved()
+    owners = {key.split(".")[1]: key.split(".")[0] for key in REGISTRY}  # "multihead.MultiHeadAttention.forward"
     for cell in nb.cells:
         if is_solution(cell):
-            names = defined_functions(cell.source)
-            cell.source = "\n".join(f"from course_lib.{k.rsplit('.', 1)[0]} import {k.rsplit('.', 1)[1]}"
-                                    for k in REGISTRY if k.rsplit(".", 1)[1] in names)
+            names = [n for n in defined_names(cell.source) if n in owners]
+            cell.source = "\n".join(f"from course_lib.{owners[name]} import {name}" for name in names)
     return Submission(nb, 0, "every exercise imports course_lib's reference implementation")
 
 
@@ -353,8 +372,41 @@ KINDS: dict[str, Callable[[Chapter], Submission]] = {
     "tampered-metadata": _tampered,
     "not-a-notebook": _not_a_notebook,
 }
-PIPELINE_KINDS = ("uninterruptible-loop", "kernel-dies", "prints-megabytes", "memory-hog", "leaks-hidden",
-                  "tampered-metadata", "not-a-notebook")
+# What depends on the chapter (its exercises, references and device checks) is graded for every chapter;
+# the rest tests the pipeline, whatever the chapter, and is graded once, on the template chapter.
+CHAPTER_KINDS = ("solution", "blank", "calls-reference", "wrong-device")
+PIPELINE_KINDS = tuple(k for k in KINDS if k not in CHAPTER_KINDS)
+TEMPLATE_CHAPTER = "03_attention"
+
+
+# --------------------------------------------------------------------------- common mistakes
+
+def mistake_submissions(chapter: str) -> dict[str, tuple[Submission, dict]]:
+    """Every registered mistake of the chapter in as few submissions as possible.
+
+    Submission i replaces each exercise function (or class) with its i-th registered mistake, so a
+    chapter needs as many submissions as its most-mistaken function has mistakes, not one per
+    mistake. Returns student id -> (submission, {replaced name: Mistake}); the expected score is
+    left to the caller (tests/test_autograde.py runs the same code in-process to know it).
+    """
+    from course_lib import mistakes
+
+    ch = Chapter(chapter)
+    by_name: dict[str, list] = {}
+    for mistake in mistakes.for_chapter(chapter):
+        by_name.setdefault(mistake.replaces, []).append(mistake)
+    batch = {}
+    for i in range(max(map(len, by_name.values()), default=0)):
+        chosen = {name: found[i] for name, found in by_name.items() if i < len(found)}
+        nb = ch.solved()
+        for cell in nb.cells:
+            if is_solution(cell):
+                for name in defined_names(cell.source):
+                    if name in chosen:
+                        cell.source += "\n\n" + mistakes.submission_source(chosen[name])
+        what = "common mistakes: " + ", ".join(m.id for m in chosen.values())
+        batch[f"mistakes-{i + 1}"] = (Submission(nb, float("nan"), what), chosen)
+    return batch
 
 
 # --------------------------------------------------------------------------- batches

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
 
-from instructor.notebooks import ROOT, defined_functions, is_solution, is_test, load, nbgrader_meta  # noqa: E402,F401
+from instructor.notebooks import ROOT, defined_functions, defined_names, is_solution, is_test, load, nbgrader_meta  # noqa: E402,F401
 
 from instructor.nbgrader_cli import chapter_ids  # noqa: E402,F401
 from instructor.plugins import BEGIN_HIDDEN, END_HIDDEN  # noqa: E402
@@ -25,7 +25,8 @@ def graded_cells(nb) -> list:
 
 
 def exercise_functions(nb) -> list[str]:
-    return [name for cell in nb.cells if is_solution(cell) for name in defined_functions(cell.source)]
+    """Functions and classes the exercise cells define."""
+    return [name for cell in nb.cells if is_solution(cell) for name in defined_names(cell.source)]
 
 
 def functions_under_test(nb, test_cell) -> list[str]:

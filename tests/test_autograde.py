@@ -1,35 +1,85 @@
-"""Full nbgrader round trips (slow): adversarial submissions → autograde → grades.csv → feedback.
+"""Full nbgrader round trips (slow): submissions → autograde → grades.csv → feedback → class report.
 
-One batch per chapter holds the solution, the blank release and every kind of submission in
-instructor.selftest.KINDS (each with the score it must get); the kinds that test the pipeline
-rather than the chapter (instructor.selftest.PIPELINE_KINDS) ride along in the first chapter's
-batch only, so adding a chapter adds ~2 minutes, not ~4. Nothing may stop a batch, and every
-student keeps the score their own work earns.
+Sized to scale with the number of chapters (DEVELOPERS: CI ≤ 45 min with ten chapters):
+- per chapter, ONE batch with what depends on the chapter: the solution, the blank release,
+  course_lib's reference imported, tensors created on the wrong device (instructor.selftest.
+  CHAPTER_KINDS) and every registered common mistake, packed one mistake per exercise into as few
+  submissions as the most-mistaken exercise needs (selftest.mistake_submissions);
+- once, on the template chapter, ONE batch with what tests the pipeline itself (selftest.
+  PIPELINE_KINDS: timeouts, dead kernels, tampering, Colab metadata, 25 MB of prints, ...).
+Each batch is its own test class (generated below, one per chapter), hence its own xdist scope
+under `--dist loadscope`: the batches spread over the workers, each graded once by its worker.
+Nothing may stop a batch, every student keeps the score their own work earns, and the mistakes
+the feedback names are exactly those the same code names in-process.
 """
+import csv
 import re
+from functools import lru_cache
 
 import nbformat
 import pytest
 
+from course_lib import mistakes
 from instructor import selftest
 from instructor.autograde import autograde_chapters
 from instructor.plugins import HideHiddenTests
+from instructor.report import TAG
 from instructor.sandbox import sandbox_problem, unsandboxed
-from tests.notebook_tools import chapter_ids, graded_cells, hidden_lines, load, page_text
+from tests.notebook_tools import (chapter_ids, graded_cells, hidden_lines, load, nbgrader_meta, page_text, run_cell,
+                                  run_notebook_namespace)
 
 pytestmark = pytest.mark.slow
 
 CHAPTERS = chapter_ids()
+PIPELINE = "pipeline"
+BATCHES = CHAPTERS + [PIPELINE]
 
 
-def kinds_for(chapter: str) -> list[str]:
-    kinds = [k for k in selftest.KINDS if k not in selftest.PIPELINE_KINDS]
-    return kinds + list(selftest.PIPELINE_KINDS) if chapter == CHAPTERS[0] else kinds
+def chapter_of(batch: str) -> str:
+    return selftest.TEMPLATE_CHAPTER if batch == PIPELINE else batch
+
+
+@lru_cache(maxsize=None)
+def submissions(batch: str) -> dict:
+    """student id -> Submission (mistake submissions with the score computed in-process)."""
+    if batch == PIPELINE:
+        return selftest.submissions(chapter_of(batch), list(selftest.PIPELINE_KINDS))
+    built = selftest.submissions(batch, list(selftest.CHAPTER_KINDS))
+    for student, (submission, chosen) in mistake_batch(batch).items():
+        submission.expected = sum(nbgrader_meta(c)["points"] for c, (passed, _) in in_process(batch, student) if passed)
+        built[student] = submission
+    return built
+
+
+@lru_cache(maxsize=None)
+def mistake_batch(chapter: str) -> dict:
+    return selftest.mistake_submissions(chapter)
+
+
+@lru_cache(maxsize=None)
+def _namespace(chapter: str) -> dict:
+    return run_notebook_namespace(load("solutions", chapter))
+
+
+@lru_cache(maxsize=None)
+def in_process(chapter: str, student: str) -> list:
+    """[(graded cell, (passed, first named mistake key or None))] for a mistake submission, run in-process."""
+    _, chosen = mistake_batch(chapter)[student]
+    namespace = {**_namespace(chapter), **{name: mistakes.as_student_code(m) for name, m in chosen.items()}}
+    verdicts = []
+    for cell in graded_cells(load("solutions", chapter)):
+        try:
+            run_cell(cell.source, namespace)
+            verdicts.append((cell, (True, None)))
+        except Exception as err:  # noqa: BLE001
+            tags = TAG.findall(str(err))
+            verdicts.append((cell, (False, ":".join(tags[0]) if tags else None)))
+    return verdicts
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request):
-    """chapter → (submissions, Batch, grading dir): each chapter graded once, in one batch."""
+    """batch -> (submissions, Batch, grading dir): each batch graded once, by the worker that runs its group."""
     results = {}
     patch = pytest.MonkeyPatch()
     request.addfinalizer(patch.undo)
@@ -38,13 +88,14 @@ def graded(tmp_path_factory, request):
     if sandbox_problem() and not unsandboxed():
         patch.setenv("COURSE_GRADING_UNSANDBOXED", "1")  # test_sandbox.py says why (and fails in CI)
 
-    def grade(chapter):
-        if chapter not in results:
-            scratch = tmp_path_factory.mktemp(f"autograde-{chapter}")
-            batch = selftest.submissions(chapter, kinds_for(chapter))
-            folder = selftest.write(batch, scratch / "submissions", chapter)
-            results[chapter] = (batch, autograde_chapters([chapter], folder, scratch / "grading")[0], scratch / "grading")
-        return results[chapter]
+    def grade(batch):
+        if batch not in results:
+            scratch = tmp_path_factory.mktemp(f"autograde-{batch}")
+            chapter = chapter_of(batch)
+            folder = selftest.write(submissions(batch), scratch / "submissions", chapter)
+            results[batch] = (submissions(batch), autograde_chapters([chapter], folder, scratch / "grading")[0],
+                              scratch / "grading")
+        return results[batch]
     return grade
 
 
@@ -54,70 +105,143 @@ def _secrets(chapter: str) -> list[str]:
     return [line for line in hidden if len(line) > 20 and line not in visible]
 
 
-@pytest.mark.parametrize("chapter,kind", [(c, k) for c in CHAPTERS for k in kinds_for(c)])
-def test_each_kind_of_submission_gets_its_expected_score(graded, chapter, kind):
-    batch, result, _ = graded(chapter)
-    assert result.scores[kind] == batch[kind].expected, f"{kind} ({batch[kind].what})"
+def _feedback(grading_dir, student, chapter) -> str:
+    return page_text(drop_scripts=False, path=grading_dir / "feedback" / student / chapter / f"{chapter}.html")
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_nothing_stops_the_batch(graded, chapter):
-    batch, result, grading_dir = graded(chapter)
-    assert set(result.scores) == set(batch)
-    unreadable = {s for s, sub in batch.items() if isinstance(sub.notebook, bytes)}
-    assert set(result.failed) == unreadable  # reported, scored 0; everyone else has a graded notebook
-    for student in set(batch) - unreadable:
-        assert (grading_dir / "autograded" / student / chapter / f"{chapter}.ipynb").exists()
+class ChapterBatch:
+    """Tests of one chapter's batch: its own kinds and its common mistakes. One subclass per chapter."""
 
+    batch: str
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_feedback_never_shows_hidden_tests(graded, chapter):
-    batch, result, grading_dir = graded(chapter)
-    secret = _secrets(chapter)
-    assert secret, "the chapter should have hidden-test lines to look for"
-    for student in set(batch) - set(result.failed):
-        page = page_text(drop_scripts=False, path=grading_dir / "feedback" / student / chapter / f"{chapter}.html")
-        own = "\n".join(c.source for c in batch[student].notebook.cells)  # a student may write the same line
-        squashed = re.sub(r"\s+", "", page)
-        leaked = [line for line in secret if line not in own and (line in page or re.sub(r"\s+", "", line) in squashed)]
-        assert not leaked, f"feedback for {student} shows hidden tests: {leaked[:3]}"
+    @pytest.mark.parametrize("kind", selftest.CHAPTER_KINDS)
+    def test_each_kind_of_submission_gets_its_expected_score(self, graded, kind):
+        built, result, _ = graded(self.batch)
+        assert result.scores[kind] == built[kind].expected, f"{kind} ({built[kind].what})"
 
-
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_feedback_errors_in_test_cells_are_one_line(graded, chapter):
-    batch, result, grading_dir = graded(chapter)
-    for student in set(batch) - set(result.failed):
+    def test_common_mistakes_are_graded_and_named_as_in_process(self, graded, student):
+        """Each graded cell passes or fails as it does in-process, and the feedback names the same mistake."""
+        chapter = self.batch
+        built, result, grading_dir = graded(chapter)
+        assert result.scores[student] == built[student].expected, built[student].what
         nb = nbformat.read(grading_dir / "autograded" / student / chapter / f"{chapter}.ipynb", as_version=4)
-        nb, _ = HideHiddenTests().preprocess(nb, {})  # what generate_feedback shows
-        for cell in graded_cells(nb):
-            for output in cell.outputs:
-                if output.output_type == "error":
-                    assert len(output.traceback) == 2 and len(output.evalue) <= 402, (student, output.traceback)
+        autograded = {nbgrader_meta(c)["grade_id"]: c for c in graded_cells(nb)}
+        page = _feedback(grading_dir, student, chapter)
+        for cell, (passed, named) in in_process(chapter, student):
+            errors = [o for o in autograded[nbgrader_meta(cell)["grade_id"]].outputs if o.output_type == "error"]
+            assert passed == (not errors), f"{nbgrader_meta(cell)['grade_id']}: nbgrader and in-process disagree"
+            if named:
+                assert f"[mistake {named}]" in page, f"feedback does not name {named}"
+                mistake = mistakes.by_key(named)
+                assert mistake.explanation in page and mistake.hint in page
+        with open(grading_dir / "mistakes.csv", newline="") as handle:
+            rows = {(r["exercise"], r["mistake"]) for r in csv.DictReader(handle) if r["student"] == student}
+        expected = {(nbgrader_meta(c)["grade_id"], named.split(":", 1)[1])
+                    for c, (_, named) in in_process(chapter, student) if named}
+        assert rows == expected
+
+    def test_every_registered_mistake_is_graded_in_the_batch(self):
+        graded_ids = {m.id for _, chosen in mistake_batch(self.batch).values() for m in chosen.values()}
+        assert graded_ids == {m.id for m in mistakes.for_chapter(self.batch)}
+
+    def test_class_report_has_the_figures(self, graded):
+        _, _, grading_dir = graded(self.batch)
+        report = (grading_dir / "report.html").read_text()
+        assert report.count("data:image/png;base64,") >= 2, "score and mistake figures"
+        assert f"<h2>{self.batch}</h2>" in report
+
+    def test_failing_hidden_tests_say_what_was_checked(self, graded):
+        chapter = self.batch
+        _, _, grading_dir = graded(chapter)
+        page = _feedback(grading_dir, "wrong-device", chapter)
+        failing = sum("meta" in src.split(selftest.BEGIN_HIDDEN, 1)[-1]
+                      for src in selftest.Chapter(chapter).tests.values())
+        assert page.count("(in the hidden tests)") >= 1 and "device" in page
+        assert page.count("(traceback hidden; the message above says what was checked)") >= failing
+
+    def test_correct_work_is_not_flagged_for_review(self, graded):
+        _, _, grading_dir = graded(self.batch)
+        review = (grading_dir / "review.csv").read_text()
+        for student in ("solution", "blank"):
+            assert f",{student}," not in review
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_failing_hidden_tests_say_what_was_checked(graded, chapter):
-    _, _, grading_dir = graded(chapter)
-    page = page_text(drop_scripts=False, path=grading_dir / "feedback" / "wrong-device" / chapter / f"{chapter}.html")
-    failing = sum("meta" in src.split(selftest.BEGIN_HIDDEN, 1)[-1] for src in selftest.Chapter(chapter).tests.values())
-    assert page.count("(in the hidden tests)") >= 1 and "device" in page
-    assert page.count("(traceback hidden; the message above says what was checked)") >= failing
+class AnyBatch:
+    """What holds for every batch, chapter or pipeline."""
+
+    batch: str
+
+    def test_nothing_stops_the_batch(self, graded):
+        built, result, grading_dir = graded(self.batch)
+        chapter = chapter_of(self.batch)
+        assert set(result.scores) == set(built)
+        unreadable = {s for s, sub in built.items() if isinstance(sub.notebook, bytes)}
+        assert set(result.failed) == unreadable  # reported, scored 0; everyone else has a graded notebook
+        for student in set(built) - unreadable:
+            assert (grading_dir / "autograded" / student / chapter / f"{chapter}.ipynb").exists()
+
+    def test_feedback_never_shows_hidden_tests(self, graded):
+        built, result, grading_dir = graded(self.batch)
+        chapter = chapter_of(self.batch)
+        secret = _secrets(chapter)
+        assert secret, "the chapter should have hidden-test lines to look for"
+        for student in set(built) - set(result.failed):
+            page = _feedback(grading_dir, student, chapter)
+            own = "\n".join(c.source for c in built[student].notebook.cells)  # a student may write the same line
+            squashed = re.sub(r"\s+", "", page)
+            leaked = [line for line in secret
+                      if line not in own and (line in page or re.sub(r"\s+", "", line) in squashed)]
+            assert not leaked, f"feedback for {student} shows hidden tests: {leaked[:3]}"
+
+    def test_feedback_errors_in_test_cells_are_one_line(self, graded):
+        built, result, grading_dir = graded(self.batch)
+        chapter = chapter_of(self.batch)
+        for student in set(built) - set(result.failed):
+            nb = nbformat.read(grading_dir / "autograded" / student / chapter / f"{chapter}.ipynb", as_version=4)
+            nb, _ = HideHiddenTests().preprocess(nb, {})  # what generate_feedback shows
+            for cell in graded_cells(nb):
+                for output in cell.outputs:
+                    if output.output_type == "error":
+                        assert len(output.traceback) == 2 and \
+                            len(output.evalue) <= HideHiddenTests().max_message + 2, (student, output.traceback)
 
 
-def test_huge_outputs_are_capped(graded):
-    _, _, grading_dir = graded(CHAPTERS[0])
-    notebook = grading_dir / "autograded" / "prints-megabytes" / CHAPTERS[0] / f"{CHAPTERS[0]}.ipynb"
-    page = grading_dir / "feedback" / "prints-megabytes" / CHAPTERS[0] / f"{CHAPTERS[0]}.html"
-    assert notebook.stat().st_size < 2_000_000 and page.stat().st_size < 3_000_000
-    printed = "".join(o.get("text", "") for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"
-                      for o in c.outputs if "xxxxxxxxxx" in o.get("text", "") or "discarded" in o.get("text", ""))
-    assert "xxxxxxxxxx" in printed and "Output truncated" in printed and "discarded" in printed
+class PipelineBatch:
+    """The kinds that test the pipeline, graded once on the template chapter."""
+
+    batch = PIPELINE
+
+    @pytest.mark.parametrize("kind", selftest.PIPELINE_KINDS)
+    def test_each_kind_of_submission_gets_its_expected_score(self, graded, kind):
+        built, result, _ = graded(self.batch)
+        assert result.scores[kind] == built[kind].expected, f"{kind} ({built[kind].what})"
+
+    def test_huge_outputs_are_capped(self, graded):
+        _, _, grading_dir = graded(self.batch)
+        chapter = chapter_of(self.batch)
+        notebook = grading_dir / "autograded" / "prints-megabytes" / chapter / f"{chapter}.ipynb"
+        page = grading_dir / "feedback" / "prints-megabytes" / chapter / f"{chapter}.html"
+        assert notebook.stat().st_size < 2_000_000 and page.stat().st_size < 3_000_000
+        printed = "".join(o.get("text", "") for c in nbformat.read(notebook, as_version=4).cells
+                          if c.cell_type == "code" for o in c.outputs
+                          if "xxxxxxxxxx" in o.get("text", "") or "discarded" in o.get("text", ""))
+        assert "xxxxxxxxxx" in printed and "Output truncated" in printed and "discarded" in printed
+
+    def test_suspicious_code_is_listed_for_review(self, graded):
+        _, _, grading_dir = graded(self.batch)
+        review = (grading_dir / "review.csv").read_text()
+        for student in ("monkeypatch-torch", "monkeypatch-grading", "leaks-hidden"):
+            assert f",{student}," in review
+        assert ",colab," not in review
 
 
-def test_suspicious_code_is_listed_for_review(graded):
-    _, _, grading_dir = graded(CHAPTERS[0])
-    review = (grading_dir / "review.csv").read_text()
-    for student in ("monkeypatch-torch", "monkeypatch-grading", "leaks-hidden"):
-        assert f",{student}," in review
-    for student in ("solution", "blank", "colab"):
-        assert f",{student}," not in review
+def pytest_generate_tests(metafunc):
+    if "student" in metafunc.fixturenames:
+        metafunc.parametrize("student", list(mistake_batch(metafunc.cls.batch)))
+
+
+# One test class per batch: pytest collects them by name, xdist schedules each as one unit.
+for _chapter in CHAPTERS:
+    globals()[f"TestChapter_{_chapter}"] = type(f"TestChapter_{_chapter}", (ChapterBatch, AnyBatch),
+                                                 {"batch": _chapter})
+TestPipeline = type("TestPipeline", (PipelineBatch, AnyBatch), {})

@@ -1,14 +1,19 @@
 """Graded test cells, run in-process: the solution passes, the untouched release fails, every
 registered common mistake (course_lib/mistakes/chNN_slug.py) fails, and so does calling course_lib."""
+import importlib
+import pkgutil
+import re
 from functools import lru_cache
 
 import pytest
 
+import course_lib
 from course_lib import mistakes
 from course_lib.reference import REGISTRY
 from tests.notebook_tools import chapter_ids, load, nbgrader_meta, run_cell, run_notebook_namespace, graded_cells, functions_under_test
 
-CASES = [(ch, nbgrader_meta(cell)["grade_id"]) for ch in chapter_ids() for cell in graded_cells(load("solutions", ch))]
+for _module in pkgutil.iter_modules(course_lib.__path__):  # every @reference registers when its module is imported
+    importlib.import_module(f"course_lib.{_module.name}")
 
 
 @lru_cache(maxsize=None)
@@ -24,37 +29,75 @@ def _mistakes(chapter: str, grade_id: str) -> list:
     return [m for m in mistakes.for_chapter(chapter) if m.cell == grade_id]
 
 
-@pytest.mark.parametrize("chapter, grade_id", CASES)
-def test_solution_passes(chapter, grade_id):
-    run_cell(_cell(chapter, grade_id).source, _namespace("solutions", chapter))
+class ChapterCells:
+    """The checks of one chapter's graded cells; one subclass per chapter (its own xdist scope)."""
+
+    chapter: str
+
+    def test_solution_passes(self, grade_id):
+        chapter = self.chapter
+        run_cell(_cell(chapter, grade_id).source, _namespace("solutions", chapter))
+
+    def test_untouched_release_fails(self, grade_id):
+        chapter = self.chapter
+        with pytest.raises(NotImplementedError):
+            run_cell(_cell(chapter, grade_id).source, _namespace("chapters", chapter))
+
+    def test_common_mistakes_fail(self, grade_id):
+        chapter = self.chapter
+        registered = _mistakes(chapter, grade_id)
+        assert len(registered) >= 2, f"{grade_id}: register at least two common mistakes in course_lib/mistakes/ch{chapter}.py"
+        namespace = _namespace("solutions", chapter)
+        survivors = []
+        for mistake in registered:
+            try:
+                run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
+            except Exception:  # noqa: BLE001 — any failure of the graded cell counts as caught
+                continue
+            survivors.append(mistake.id)
+        assert not survivors, f"{grade_id} gives points to these mistakes: {survivors}"
+
+    def test_common_mistakes_are_named_by_the_feedback(self, grade_id):
+        """The graded cell's message names the mistake (first tag) with its explanation and hint."""
+        chapter = self.chapter
+        namespace = _namespace("solutions", chapter)
+        wrong = {}
+        for mistake in _mistakes(chapter, grade_id):
+            if not mistake.named:
+                continue
+            try:
+                run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
+            except AssertionError as err:
+                tags = re.findall(r"\[mistake ([\w.:-]+)\]", str(err))
+                if tags[:1] == [mistake.key] and mistake.explanation in str(err) and mistake.hint in str(err):
+                    continue
+                wrong[mistake.id] = tags[:1] or str(err)[:200]
+            except Exception as err:  # noqa: BLE001
+                wrong[mistake.id] = f"{type(err).__name__}: {str(err)[:200]}"
+        assert not wrong, f"{grade_id}: mistakes not named (or named wrongly): {wrong}"
 
 
-@pytest.mark.parametrize("chapter, grade_id", CASES)
-def test_untouched_release_fails(chapter, grade_id):
-    with pytest.raises(NotImplementedError):
-        run_cell(_cell(chapter, grade_id).source, _namespace("chapters", chapter))
+    def test_calling_course_lib_reference_fails(self, grade_id):
+        chapter = self.chapter
+        cell = _cell(chapter, grade_id)
+        namespace = _namespace("solutions", chapter)
+        owners = {key.split(".")[1]: key.split(".")[0] for key in REGISTRY}  # a function, or a class's method
+        for name in functions_under_test(load("solutions", chapter), cell):
+            reference = getattr(importlib.import_module(f"course_lib.{owners[name]}"), name)
+            student = reference if isinstance(reference, type) else \
+                (lambda *a, _r=reference, **k: _r(*a, **k))
+            with pytest.raises(Exception, match="reference"):
+                run_cell(cell.source, {**namespace, name: student})
+
+def test_chapter_3_names_every_mistake():
+    assert all(m.named for m in mistakes.for_chapter("03_attention"))
 
 
-@pytest.mark.parametrize("chapter, grade_id", CASES)
-def test_common_mistakes_fail(chapter, grade_id):
-    registered = _mistakes(chapter, grade_id)
-    assert len(registered) >= 2, f"{grade_id}: register at least two common mistakes in course_lib/mistakes/ch{chapter}.py"
-    namespace = _namespace("solutions", chapter)
-    survivors = []
-    for mistake in registered:
-        try:
-            run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistake.impl})
-        except Exception:  # noqa: BLE001 — any failure of the graded cell counts as caught
-            continue
-        survivors.append(mistake.id)
-    assert not survivors, f"{grade_id} gives points to these mistakes: {survivors}"
+def pytest_generate_tests(metafunc):
+    if metafunc.cls is not None and "grade_id" in metafunc.fixturenames:
+        cells = graded_cells(load("solutions", metafunc.cls.chapter))
+        metafunc.parametrize("grade_id", [nbgrader_meta(c)["grade_id"] for c in cells])
 
 
-@pytest.mark.parametrize("chapter, grade_id", CASES)
-def test_calling_course_lib_reference_fails(chapter, grade_id):
-    cell = _cell(chapter, grade_id)
-    namespace = _namespace("solutions", chapter)
-    for name in functions_under_test(load("solutions", chapter), cell):
-        reference = next(fn for key, fn in REGISTRY.items() if key.split(".")[-1] == name)
-        with pytest.raises(Exception, match="reference"):
-            run_cell(cell.source, {**namespace, name: lambda *a, _r=reference, **k: _r(*a, **k)})
+for _chapter in chapter_ids():  # one test class per chapter: pytest collects them by name
+    globals()[f"TestChapter_{_chapter}"] = type(f"TestChapter_{_chapter}", (ChapterCells,), {"chapter": _chapter})

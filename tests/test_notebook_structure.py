@@ -1,5 +1,6 @@
 """Every chapter notebook follows the template (DESIGN §3): checked for all chapters in solutions/."""
 import ast
+import re
 import importlib
 import inspect
 import pkgutil
@@ -58,7 +59,8 @@ def test_points_and_cells(chapter):
         assert nbgrader_meta(cell)["locked"], "test cells are locked"
         assert len(hidden_lines(cell.source)) >= 3, f"{nbgrader_meta(cell)['grade_id']} has no real hidden tests"
         assert "grading." in "\n".join(hidden_lines(cell.source)), "hidden tests call the grading helpers"
-        assert "assert " in cell.source.split("### BEGIN HIDDEN TESTS")[0], "visible checks come first"
+        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        assert re.search(r"\bassert |grading\.(assert_close|assert_shape|check)\(", visible), "visible checks come first"
     for cell in nb.cells:
         if nbgrader_meta(cell).get("solution") or cell in tests:
             assert "skip-execution" in cell.metadata.get("tags", []), "exercise cells are skipped on the site"

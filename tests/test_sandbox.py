@@ -14,7 +14,7 @@ import pytest
 
 from instructor import attacks, sandbox, selftest
 from instructor.autograde import autograde_chapters
-from tests.notebook_tools import ROOT, chapter_ids
+from tests.notebook_tools import ROOT
 
 PROBLEM = sandbox.sandbox_problem()
 
@@ -93,7 +93,7 @@ def test_attacks_on_the_grader_gain_nothing(tmp_path, monkeypatch):
         pytest.skip(f"no grading sandbox here: {PROBLEM}")
     monkeypatch.setenv("COURSE_CELL_TIMEOUT", "10")
     monkeypatch.delenv(sandbox.UNSANDBOXED_ENV, raising=False)
-    chapter = chapter_ids()[0]
+    chapter = selftest.TEMPLATE_CHAPTER
     listener = attacks.Listener()
     planted_before = [p for p in attacks.pwned_files() if p.exists()]
     try:
