@@ -5,7 +5,9 @@
   relative clauses), with :func:`translate` giving the one correct translation;
 - :mod:`.vocab`: tokenisation, vocabularies with <pad>/<bos>/<eos>/<unk>, padding and
   DataLoaders of translation batches;
-- :mod:`.agreement`: the long-range gender-agreement task of chapter 1.
+- :mod:`.agreement`: the long-range gender-agreement task of chapter 1;
+- :mod:`.images`: images for the vision chapters (scikit-learn digits, drawn shapes with
+  captions, opt-in torchvision datasets).
 """
 from .agreement import (
     AGREEMENT_STOI,
@@ -26,6 +28,20 @@ from .corpus import (
     render_spanish,
     sample_sentence,
     translate,
+)
+from .images import (
+    ATTRIBUTE_NAMES,
+    COLOUR_NAMES,
+    DEFAULT_TEMPLATE,
+    POSITION_NAMES,
+    SHAPE_NAMES,
+    SIZE_NAMES,
+    ImageSplit,
+    Shapes,
+    load_digits,
+    make_shapes,
+    resize_images,
+    torchvision_dataset,
 )
 from .lexicon import FEMININE, LEXICON, MASCULINE, Adjective, Lexicon, Noun, Preposition, Verb
 from .vocab import (
@@ -54,4 +70,8 @@ __all__ = [
     # agreement
     "AgreementConfig", "make_agreement_task", "decode_agreement", "AGREEMENT_VOCAB", "AGREEMENT_STOI",
     "FILLER_WORDS", "QUERY_ID", "MASCULINE_LABEL", "FEMININE_LABEL",
+    # images
+    "ImageSplit", "load_digits", "resize_images", "Shapes", "make_shapes", "SHAPE_NAMES",
+    "COLOUR_NAMES", "SIZE_NAMES", "POSITION_NAMES", "ATTRIBUTE_NAMES", "DEFAULT_TEMPLATE",
+    "torchvision_dataset",
 ]
