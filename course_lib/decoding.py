@@ -1,0 +1,191 @@
+"""Chapter 6 — training a translation Transformer and decoding with it.
+
+- :func:`greedy_decode`: generate from <bos>, one token at a time, until <eos> or a maximum length;
+- :func:`translation_loss`: teacher forcing — the decoder reads <bos> y_1 … y_{T-1} and predicts
+  y_1 … y_T <eos>, cross-entropy with label smoothing, padding ignored;
+- :func:`warmup_inverse_sqrt`: the 2017 paper's schedule (linear warm-up, then ∝ 1/√step);
+- :func:`train_translation`: a step-counted training loop with a progress bar;
+- :func:`translate`, :func:`evaluate_translation`: exact match and corpus BLEU (sacrebleu);
+- :func:`lookahead_table`: the −1e9 additive look-ahead mask next to the boolean one.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .data.vocab import BOS, EOS, PAD, Batch, Vocab, pad_batch
+from .reference import reference
+
+
+@reference
+@torch.no_grad()
+def greedy_decode(model: nn.Module, src: Tensor, max_len: int, bos_id: int = BOS, eos_id: int = EOS,
+                  pad_id: int = PAD) -> Tensor:
+    """Greedy decoding: y_t = argmax p(y_t | y_<t, src), from <bos> until <eos> or max_len new tokens.
+
+    model: has ``source_mask(src)``, ``encode(src, src_mask)`` and ``decode(tgt, memory, src_mask)``
+    (logits (B, t, V)). src: (B, S) long, padded with pad_id.
+    Returns (B, 1 + n) long with n ≤ max_len: column 0 is <bos>; after a row's <eos> it holds pad_id.
+    Stops early once every row has produced <eos>.
+    """
+    if src.dim() != 2:
+        raise ValueError(f"src must be (B, S) token ids; got shape {tuple(src.shape)}")
+    if max_len < 1:
+        raise ValueError(f"max_len must be >= 1; got {max_len}")
+    B = src.shape[0]
+    src_mask = model.source_mask(src)  # (B, 1, S)
+    memory = model.encode(src, src_mask)  # (B, S, C), computed once
+    ys = torch.full((B, 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1)
+    finished = torch.zeros(B, dtype=torch.bool, device=src.device)  # (B,)
+    for _ in range(max_len):
+        logits = model.decode(ys, memory, src_mask)  # (B, t, V)
+        next_token = logits[:, -1].argmax(dim=-1)  # (B,): the last position predicts the next token
+        next_token = next_token.masked_fill(finished, pad_id)  # finished rows only grow padding
+        ys = torch.cat([ys, next_token[:, None]], dim=1)  # (B, t + 1)
+        finished |= next_token == eos_id
+        if finished.all():
+            break
+    return ys
+
+
+def translation_loss(model: nn.Module, batch: Batch, label_smoothing: float = 0.1,
+                     pad_id: int = PAD) -> tuple[Tensor, int, int]:
+    """Teacher forcing: decoder input tgt[:, :-1], labels tgt[:, 1:]; smoothed cross-entropy.
+
+    batch.src: (B, S), batch.tgt: (B, T) framed by <bos> … <eos>.
+    Returns (mean loss over real target tokens, number of correct next-token predictions, number of tokens).
+    """
+    tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]  # (B, T-1) each: shifted by one
+    logits = model(batch.src, tgt_in)  # (B, T-1, V)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
+                           ignore_index=pad_id, label_smoothing=label_smoothing)
+    real = tgt_out != pad_id  # (B, T-1)
+    correct = int(((logits.argmax(-1) == tgt_out) & real).sum())
+    return loss, correct, int(real.sum())
+
+
+def warmup_inverse_sqrt(warmup_steps: int):
+    """Learning-rate factor: step/warmup while warming up, then √(warmup/step) (peak 1 at the end of warm-up).
+
+    Use with ``torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_inverse_sqrt(w))``; the
+    optimizer's lr is the peak learning rate.
+    """
+    if warmup_steps < 1:
+        raise ValueError(f"warmup_steps must be >= 1; got {warmup_steps}")
+
+    def factor(step: int) -> float:
+        step = step + 1  # LambdaLR counts from 0
+        return min(step / warmup_steps, math.sqrt(warmup_steps / step))
+    return factor
+
+
+@dataclass
+class TrainLog:
+    """What :func:`train_translation` records, one entry per step."""
+
+    loss: list[float] = field(default_factory=list)  # training loss per step
+    lr: list[float] = field(default_factory=list)  # learning rate used at each step
+
+
+def _forever(loader):
+    while True:
+        yield from loader
+
+
+def train_translation(model: nn.Module, loader, steps: int, lr: float, warmup_steps: int,
+                      device: torch.device, label_smoothing: float = 0.1, clip: Optional[float] = 1.0,
+                      progress: bool = True, desc: str = "training") -> TrainLog:
+    """Adam (β = 0.9, 0.98) for exactly ``steps`` steps with :func:`warmup_inverse_sqrt`.
+
+    loader yields :class:`~course_lib.data.Batch` es; it is cycled as often as needed.
+    warmup_steps=0 means a constant learning rate. Returns the per-step :class:`TrainLog`.
+    """
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
+    factor = warmup_inverse_sqrt(warmup_steps) if warmup_steps > 0 else (lambda step: 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    log = TrainLog()
+    bar = tqdm(zip(range(steps), _forever(loader)), total=steps, desc=desc, disable=not progress)
+    for _, batch in bar:
+        loss, _, _ = translation_loss(model, batch.to(device), label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        log.lr.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+        log.loss.append(loss.item())
+        if len(log.loss) % 50 == 0:
+            bar.set_postfix(loss=f"{sum(log.loss[-50:]) / 50:.3f}")
+    model.eval()
+    return log
+
+
+def translate(model: nn.Module, sentences: Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab,
+              device: torch.device, max_len: int = 60, batch_size: int = 256) -> list[str]:
+    """Greedy translations of English sentences, as Spanish strings (tokens joined by spaces)."""
+    model.eval()
+    out: list[str] = []
+    for start in range(0, len(sentences), batch_size):
+        chunk = sentences[start:start + batch_size]
+        src, _ = pad_batch([src_vocab.encode(s) for s in chunk])  # (B, S)
+        ys = greedy_decode(model, src.to(device), max_len)  # (B, 1 + n)
+        out += [tgt_vocab.decode(row.cpu()) for row in ys]
+    return out
+
+
+@dataclass
+class TranslationScores:
+    exact_match: float  # fraction of sentences translated exactly
+    bleu: float  # corpus BLEU (sacrebleu, 0–100)
+    hypotheses: list[str]  # the model's translations
+
+
+def evaluate_translation(model: nn.Module, pairs: Sequence[tuple[str, str]], src_vocab: Vocab, tgt_vocab: Vocab,
+                         device: torch.device, max_len: int = 60) -> TranslationScores:
+    """Exact match and corpus BLEU of greedy translations of (english, spanish) pairs.
+
+    BLEU comes from ``sacrebleu.corpus_bleu`` with tokenize="none" and force=True: the corpus is already
+    tokenised (" ." is a token), which sacrebleu would otherwise warn about.
+    """
+    import sacrebleu
+
+    if len(pairs) == 0:
+        raise ValueError("pairs must be a non-empty list of (english, spanish) sentences; got an empty list")
+    hypotheses = translate(model, [en for en, _ in pairs], src_vocab, tgt_vocab, device, max_len)
+    references = [es for _, es in pairs]
+    exact = sum(h == r for h, r in zip(hypotheses, references)) / len(pairs)
+    bleu = sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none", force=True).score
+    return TranslationScores(exact, bleu, hypotheses)
+
+
+@torch.no_grad()
+def cross_attention(model: nn.Module, src: Tensor, tgt: Tensor, layer: int = -1) -> Tensor:
+    """Cross-attention weights of one decoder layer while reading tgt (teacher forcing).
+
+    src: (B, S), tgt: (B, T) → weights (B, h, T, S): row t says where the decoder looks in the
+    source while predicting target token t + 1.
+    """
+    decoder_layer = model.decoder.layers[layer]
+    decoder_layer.keep_attention = True
+    try:
+        model.eval()
+        model(src, tgt)
+        return decoder_layer.cross_weights
+    finally:
+        decoder_layer.keep_attention = False
+
+
+def lookahead_table(T: int, blocked: float = -1e9) -> tuple[Tensor, Tensor]:
+    """The look-ahead mask two ways: boolean (T, T), True = may attend, and additive float (T, T)
+    with 0 where allowed and ``blocked`` (the lectures' −1e9) above the diagonal."""
+    allowed = torch.ones(T, T, dtype=torch.bool).tril()  # (T, T)
+    additive = torch.zeros(T, T).masked_fill(~allowed, blocked)  # (T, T)
+    return allowed, additive
