@@ -1,10 +1,14 @@
 """Helpers the notebooks' test cells call: comparisons with actionable messages, the
 anti-copy guard, the meta-device check and an integrity check of the comparison tools.
 
-A hidden test typically reads::
+A hidden test typically reads (visible tests too, so that a student sees the diagnosis)::
 
     got = grading.run_student(scaled_dot_product_attention, q, k, v, forbid=grading.TORCH_ATTENTION)
     grading.assert_close(got, F.scaled_dot_product_attention(q, k, v), "scaled_dot_product_attention(q, k, v)")
+
+Diagnosis: :func:`run_student` records each call; when :func:`assert_close` fails, the course's
+catalogue of common mistakes (course_lib.mistakes) is replayed on the same inputs and the message
+names the mistake the student's answer matches, with its hint (see course_lib.diagnosis).
 
 Integrity: student code runs in the same interpreter as the hidden tests, so it could replace
 what they compare with (``torch.allclose = lambda *a, **k: True``, ``F.scaled_dot_product_attention``,
@@ -21,6 +25,7 @@ import builtins
 import contextlib
 import inspect
 import math
+import re
 import sys
 import types
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -30,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
+from . import diagnosis
 from .reference import ReferenceUsedError, references_blocked
 
 # torch functions that would do an attention exercise for the student.
@@ -71,10 +77,42 @@ def run_student(fn: Callable, *args: Any, forbid: Sequence[Callable] = (),
     The comparison tools are checked before and after (see :func:`check_genuine`).
     """
     check_genuine()
-    with student_code(forbid, allow_refs):
-        result = fn(*args, **kwargs)
+    call = diagnosis.record(fn, args, kwargs, forbid, allow_refs)
+    _LAST_CALL[0] = call
+    try:
+        with student_code(forbid, allow_refs):
+            result = fn(*args, **kwargs)
+    except (ReferenceUsedError, ForbiddenFunctionError, NotImplementedError):
+        raise
+    except Exception as err:
+        named = diagnosis.diagnose_error(call, err, student_code)
+        if named is None:
+            raise
+        raise AssertionError(f"{_name_of(fn)} raised {type(err).__name__}: {_short(str(err))}. "
+                             f"{diagnosis.describe(named)}") from None
     check_genuine()
     return result
+
+
+_LAST_CALL: list = [None]  # the latest run_student call, for the diagnosis of a failed comparison
+
+
+def _name_of(fn: Callable) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def check(condition: Any, message: str, mistake: str | None = None) -> None:
+    """``assert condition, message``, naming the catalogue mistake ``chapter:id`` when it fails.
+
+    For checks whose failure has one known cause (e.g. two calls with the same generator differ:
+    the generator is ignored) and that no replay can reproduce.
+    """
+    if not condition:
+        raise AssertionError(f"{diagnosis.describe(diagnosis.by_key(mistake))} {message}" if mistake else message)
 
 
 def _fmt(shape: Iterable[int]) -> str:
@@ -90,42 +128,66 @@ def assert_shape(actual: Any, expected: Sequence[int], what: str, hint: str = ""
         raise AssertionError(f"{msg}. {hint}" if hint else msg)
 
 
-def assert_close(actual: Any, expected: Tensor, what: str, atol: float = 1e-5, rtol: float = 1e-4,
+def assert_close(actual: Any, expected: Tensor | float, what: str, atol: float = 1e-5, rtol: float = 1e-4,
                  hint: str = "") -> None:
-    """Compare with the oracle and explain the first difference a student should look at."""
+    """Compare with the oracle and explain the first difference a student should look at.
+
+    When they differ, the latest :func:`run_student` call is replayed with the catalogue's common
+    mistakes; if the student's answer matches one, the message names it first.
+    """
     check_genuine()
+    problem = _difference(actual, expected, what, atol, rtol, hint)
+    if problem is None:
+        return
+    named = diagnosis.diagnose(_LAST_CALL[0], actual, expected, atol, rtol, student_code)
+    raise AssertionError(f"{diagnosis.describe(named)} Details: {problem}" if named else problem)
+
+
+def _difference(actual: Any, expected: Tensor | float, what: str, atol: float, rtol: float,
+                hint: str) -> str | None:
+    """None if ``actual`` matches ``expected``, else the message that says how it differs."""
+    if not isinstance(expected, Tensor):
+        if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+            return f"{what} should return a Python number; got {type(actual).__name__}"
+        if not math.isclose(actual, expected, abs_tol=atol, rel_tol=rtol):
+            return f"{what}: got {actual:.6g}, expected {expected:.6g} (tolerance {atol:g} + {rtol:g}·|expected|). {hint}"
+        return None
     if isinstance(actual, Tensor) and type(actual) is not Tensor:
-        raise AssertionError(f"{what} should return a plain torch.Tensor; got the subclass {type(actual).__name__}")
-    assert_shape(actual, expected.shape, what, hint)
+        return f"{what} should return a plain torch.Tensor; got the subclass {type(actual).__name__}"
+    try:
+        assert_shape(actual, expected.shape, what, hint)
+    except AssertionError as err:
+        return str(err)
     if actual.dtype != expected.dtype:
-        raise AssertionError(f"{what}: expected dtype {expected.dtype}, got {actual.dtype}")
+        return f"{what}: expected dtype {expected.dtype}, got {actual.dtype}"
     actual, expected = actual.detach().cpu(), expected.detach().cpu()
     if torch.isnan(actual).any() and not torch.isnan(expected).any():
-        raise AssertionError(f"{what} contains NaN where the correct answer has none. "
-                             "Is a whole row masked before the softmax, or is something divided by 0?")
+        return (f"{what} contains NaN where the correct answer has none. "
+                "Is a whole row masked before the softmax, or is something divided by 0?")
     if actual.dtype == torch.bool:
         bad = actual != expected
         if bad.any():
             idx = tuple(int(i) for i in bad.nonzero()[0])
-            raise AssertionError(f"{what}: {int(bad.sum())} of {bad.numel()} entries differ, first at "
-                                 f"index {idx}: got {bool(actual[idx])}, expected {bool(expected[idx])}. {hint}")
-        return
+            return (f"{what}: {int(bad.sum())} of {bad.numel()} entries differ, first at "
+                    f"index {idx}: got {bool(actual[idx])}, expected {bool(expected[idx])}. {hint}")
+        return None
     close = torch.isclose(actual, expected, atol=atol, rtol=rtol, equal_nan=True)
     if not close.all():
         idx = tuple(int(i) for i in (~close).nonzero()[0])
         diff = (actual - expected).abs().nan_to_num(float("inf")).max().item()
-        raise AssertionError(
-            f"{what}: values differ (max |difference| {diff:.3g}, tolerance {atol:g} + {rtol:g}·|expected|); "
-            f"first at index {idx}: got {actual[idx].item():.6g}, expected {expected[idx].item():.6g}. {hint}"
-        )
+        return (f"{what}: values differ (max |difference| {diff:.3g}, tolerance {atol:g} + {rtol:g}·|expected|); "
+                f"first at index {idx}: got {actual[idx].item():.6g}, expected {expected[idx].item():.6g}. {hint}")
+    return None
 
 
 def check_meta_device(fn: Callable, *args: Any, expected_shape: Sequence[int], what: str,
-                      forbid: Sequence[Callable] = (), **kwargs: Any) -> None:
+                      forbid: Sequence[Callable] = (), mistake: str | None = None, **kwargs: Any) -> None:
     """Run ``fn`` on tensors on the 'meta' device and check the result stays there.
 
     A function that builds a tensor without ``device=`` puts it on the CPU; mixed with
-    meta inputs that fails here just as it would fail on a GPU.
+    meta inputs that fails here just as it would fail on a GPU. Code that reads values
+    (``.tolist()``, ``.item()``) cannot run on meta tensors: then the check gives no verdict. ``mistake`` (``chapter:id``)
+    is the catalogue mistake to name when the result is not on the inputs' device.
     """
     meta_args = [a.to("meta") if isinstance(a, Tensor) else a for a in args]
     try:
@@ -133,14 +195,17 @@ def check_meta_device(fn: Callable, *args: Any, expected_shape: Sequence[int], w
     except (ReferenceUsedError, ForbiddenFunctionError):
         raise
     except Exception as err:
-        raise AssertionError(
-            f"{what} failed when its inputs were on another device ({type(err).__name__}: {err}). "
-            "Create new tensors on the inputs' device, e.g. torch.ones(..., device=x.device)."
-        ) from None
+        if _DATA_DEPENDENT.search(str(err)):
+            return  # the function reads values (.tolist(), .item()): meta tensors have none, so no verdict
+        check(False, f"{what} failed when its inputs were on another device ({type(err).__name__}: {_short(str(err))}). "
+                     "Create new tensors on the inputs' device, e.g. torch.ones(..., device=x.device).", mistake)
     assert_shape(out, expected_shape, what)
-    if out.device.type != "meta":
-        raise AssertionError(f"{what} returned a tensor on {out.device} for inputs on another device; "
-                             "pass device=... when you create tensors")
+    check(out.device.type == "meta", f"{what} returned a tensor on {out.device} for inputs on another device; "
+                                     "pass device=... when you create tensors", mistake)
+
+
+# Errors that mean "this code reads tensor values", which meta tensors do not have: not a device bug.
+_DATA_DEPENDENT = re.compile(r"Cannot copy out of meta tensor|cannot be called on meta tensors")
 
 
 def check_genuine() -> None:

@@ -1,5 +1,6 @@
 """Graded test cells, run in-process: the solution passes, the untouched release fails, every
 registered common mistake (course_lib/mistakes/chNN_slug.py) fails, and so does calling course_lib."""
+import re
 from functools import lru_cache
 
 import pytest
@@ -43,11 +44,35 @@ def test_common_mistakes_fail(chapter, grade_id):
     survivors = []
     for mistake in registered:
         try:
-            run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistake.impl})
+            run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
         except Exception:  # noqa: BLE001 — any failure of the graded cell counts as caught
             continue
         survivors.append(mistake.id)
     assert not survivors, f"{grade_id} gives points to these mistakes: {survivors}"
+
+
+@pytest.mark.parametrize("chapter, grade_id", CASES)
+def test_common_mistakes_are_named_by_the_feedback(chapter, grade_id):
+    """The graded cell's message names the mistake (first tag) with its explanation and hint."""
+    namespace = _namespace("solutions", chapter)
+    wrong = {}
+    for mistake in _mistakes(chapter, grade_id):
+        if not mistake.named:
+            continue
+        try:
+            run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
+        except AssertionError as err:
+            tags = re.findall(r"\[mistake ([\w.:-]+)\]", str(err))
+            if tags[:1] == [mistake.key] and mistake.explanation in str(err) and mistake.hint in str(err):
+                continue
+            wrong[mistake.id] = tags[:1] or str(err)[:200]
+        except Exception as err:  # noqa: BLE001
+            wrong[mistake.id] = f"{type(err).__name__}: {str(err)[:200]}"
+    assert not wrong, f"{grade_id}: mistakes not named (or named wrongly): {wrong}"
+
+
+def test_chapter_3_names_every_mistake():
+    assert all(m.named for m in mistakes.for_chapter("03_attention"))
 
 
 @pytest.mark.parametrize("chapter, grade_id", CASES)

@@ -39,6 +39,7 @@ class Mistake:
     explanation: str  # one sentence a student understands: what the code does wrong
     hint: str  # how to fix it
     impl: Callable  # the wrong implementation, same signature as the exercise
+    named: bool = True  # False only where no replay can tell it apart (the test suite checks the others are named)
 
     @property
     def key(self) -> str:
@@ -53,13 +54,17 @@ class Catalogue:
         self.chapter = chapter
         self.mistakes: list[Mistake] = []
 
-    def mistake(self, id: str, *, cell: str, replaces: str, explanation: str, hint: str) -> Callable:
-        """Decorator: register the decorated function (or class) as a wrong implementation."""
+    def mistake(self, id: str, *, cell: str, replaces: str, explanation: str, hint: str,
+                named: bool = True) -> Callable:
+        """Decorator: register the decorated function (or class) as a wrong implementation.
+
+        ``named=False`` marks a mistake the feedback cannot name (say why in a comment).
+        """
         if any(m.id == id for m in self.mistakes):
             raise ValueError(f"mistake id {id!r} is registered twice in chapter {self.chapter}")
 
         def register(impl: Callable) -> Callable:
-            self.mistakes.append(Mistake(id, self.chapter, cell, replaces, explanation, hint, impl))
+            self.mistakes.append(Mistake(id, self.chapter, cell, replaces, explanation, hint, impl, named))
             return impl
         return register
 
@@ -95,3 +100,23 @@ def by_key(key: str) -> Mistake:
         if m.key == key:
             return m
     raise KeyError(f"no mistake {key!r}; known: {[m.key for m in all_mistakes()]}")
+
+
+def as_student_code(mistake: Mistake) -> Callable:
+    """The mistake under the name a student gives it (``replaces``), as if they had written it."""
+    impl = mistake.impl
+    if isinstance(impl, type):
+        return type(mistake.replaces, (impl,), {"__module__": "__main__"})
+
+    def student(*args, **kwargs):
+        return impl(*args, **kwargs)
+    student.__name__ = student.__qualname__ = mistake.replaces
+    return student
+
+
+def submission_source(mistake: Mistake) -> str:
+    """Notebook code that defines the student's function or class as this mistake (for grading tests)."""
+    get = f"__import__('course_lib.mistakes', fromlist=['by_key']).by_key({mistake.key!r}).impl"
+    if isinstance(mistake.impl, type):
+        return f"class {mistake.replaces}({get}):\n    pass\n"
+    return f"def {mistake.replaces}(*args, **kwargs):\n    return {get}(*args, **kwargs)\n"

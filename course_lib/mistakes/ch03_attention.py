@@ -194,7 +194,8 @@ def padding_inverted(lengths, S):
 
 
 @mistake("padding-ignores-device", cell="test_padding_mask", replaces="padding_mask",
-         explanation="torch.arange creates the positions on the CPU even when lengths live on another device.",
-         hint="Use torch.arange(S, device=lengths.device).")
+         explanation="Your mask is built from a tensor created on the CPU (e.g. torch.arange(S) without "
+                     "device=), so it breaks when lengths live on another device.",
+         hint="Create every new tensor on the inputs' device: torch.arange(S, device=lengths.device).")
 def padding_ignores_device(lengths, S):
     return (torch.arange(S)[None, :] < lengths[:, None])[:, None, :]
