@@ -1,0 +1,225 @@
+"""Chapter 7 — the Vision Transformer (ViT): an image as a sequence of patches.
+
+    z₀ = [x_class; x_p¹E; …; x_pᴺE] + E_pos,   N = HW/P²,   x_pⁱ ∈ R^{P²·C}
+    z_ℓ = pre-norm Transformer encoder blocks (course_lib.transformer.EncoderLayer)
+    y   = head(LayerNorm(z_L)[:, 0])
+
+The layout follows torchvision's ``VisionTransformer`` (the oracle: LayerNorm eps 1e-6, exact
+GELU, ``conv_proj`` ≡ a Linear on (c, p, q)-ordered patches), which
+:func:`load_torchvision_vit` copies into a :class:`ViT`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .reference import reference
+from .transformer import EncoderLayer
+
+LN_EPS = 1e-6  # the ViT paper's (and torchvision's) LayerNorm epsilon
+
+
+@reference
+def patchify(x: Tensor, patch_size: int) -> Tensor:
+    """Cut images into non-overlapping P × P patches and flatten each one.
+
+    x: (B, C, H, W) with P = patch_size dividing H and W.
+    Returns (B, N, C·P²), N = (H/P)·(W/P) patches in row-major order; inside a patch the
+    values are ordered (c, p, q) — channel, then row, then column — the order of a
+    Conv2d weight (D, C, P, P), so a Linear on the patches equals a stride-P convolution.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"x must be a batch of images (B, C, H, W); got shape {tuple(x.shape)}")
+    B, C, H, W = x.shape
+    P = patch_size
+    if H % P or W % P:
+        raise ValueError(f"patch_size must divide the image height and width; got patch_size={P} "
+                         f"for H={H}, W={W}")
+    x = x.view(B, C, H // P, P, W // P, P)  # (B, C, H/P, p, W/P, q)
+    x = x.permute(0, 2, 4, 1, 3, 5)  # (B, H/P, W/P, C, p, q)
+    return x.reshape(B, (H // P) * (W // P), C * P * P)  # (B, N, C·P²)
+
+
+class PatchEmbedding(nn.Module):
+    """Linear projection E of flattened patches: (B, C, H, W) → (B, N, d_model).
+
+    ``proj`` is nn.Linear(C·P², d_model); copying ``conv.weight.reshape(d_model, -1)`` and the
+    bias from ``nn.Conv2d(C, d_model, kernel_size=P, stride=P)`` gives the same numbers as
+    ``conv(x).flatten(2).transpose(1, 2)``.
+    """
+
+    def __init__(self, in_channels: int, patch_size: int, d_model: int):
+        super().__init__()
+        self.in_channels, self.patch_size = in_channels, patch_size
+        self.proj = nn.Linear(in_channels * patch_size ** 2, d_model)
+
+    @reference
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must be (B, in_channels={self.in_channels}, H, W); got shape {tuple(x.shape)}")
+        return self.proj(patchify(x, self.patch_size))  # (B, N, d_model)
+
+
+@dataclass
+class ViTConfig:
+    """A small ViT; defaults fit scikit-learn's 8 × 8 digits."""
+
+    image_size: int = 8  # input height = width
+    patch_size: int = 2  # P: N = (image_size / P)² patches
+    in_channels: int = 1  # C: 1 for digits, 3 for RGB
+    n_classes: int = 10  # outputs of the head
+    d_model: int = 64  # token width D
+    n_layers: int = 4  # encoder blocks
+    n_heads: int = 4  # attention heads per block
+    d_ff: int = 128  # hidden width of each block's MLP
+    dropout: float = 0.0  # dropout in the blocks
+    position: str = "learned"  # "learned" 1-D position embedding, or "none" (the ablation)
+    use_sdpa: bool = True  # attention through F.scaled_dot_product_attention (faster, same result)
+
+    @property
+    def n_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+class ViT(nn.Module):
+    """Vision Transformer: patch embedding, [CLS] token, learned position embedding added after
+    the [CLS] concat, pre-norm encoder blocks (GELU MLP, LayerNorm eps 1e-6), final LayerNorm,
+    linear head on token 0.
+
+    Parameters: ``patch_embed`` (PatchEmbedding), ``cls_token`` (1, 1, D), ``pos_embed``
+    (1, 1+N, D) or None, ``blocks`` (EncoderLayer × n_layers), ``norm``, ``head``.
+    """
+
+    def __init__(self, config: ViTConfig):
+        super().__init__()
+        c = config
+        if c.image_size % c.patch_size:
+            raise ValueError(f"patch_size must divide image_size; got patch_size={c.patch_size}, "
+                             f"image_size={c.image_size}")
+        if c.position not in ("learned", "none"):
+            raise ValueError(f"position must be 'learned' or 'none'; got {c.position!r}")
+        self.config = c
+        self.patch_embed = PatchEmbedding(c.in_channels, c.patch_size, c.d_model)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, c.d_model))
+        self.pos_embed = nn.Parameter(torch.empty(1, c.n_patches + 1, c.d_model).normal_(std=0.02)) \
+            if c.position == "learned" else None
+        self.blocks = nn.ModuleList([
+            EncoderLayer(c.d_model, c.n_heads, c.d_ff, dropout=c.dropout, norm_first=True, activation="gelu",
+                         eps=LN_EPS)
+            for _ in range(c.n_layers)
+        ])
+        for block in self.blocks:
+            block.self_attn.use_sdpa = c.use_sdpa
+        self.norm = nn.LayerNorm(c.d_model, eps=LN_EPS)
+        self.head = nn.Linear(c.d_model, c.n_classes)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """z₀: (B, C, H, W) → (B, 1+N, D), the [CLS] token first, positions added."""
+        c = self.config
+        if x.dim() != 4 or x.shape[1] != c.in_channels or x.shape[2:] != (c.image_size, c.image_size):
+            raise ValueError(f"x must be (B, in_channels={c.in_channels}, {c.image_size}, {c.image_size}); "
+                             f"got shape {tuple(x.shape)}")
+        tokens = self.patch_embed(x)  # (B, N, D)
+        cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
+        z = torch.cat([cls, tokens], dim=1)  # (B, 1+N, D)
+        return z if self.pos_embed is None else z + self.pos_embed
+
+    @reference
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) → tokens (B, 1+N, D) after the final LayerNorm."""
+        z = self.embed(x)
+        for block in self.blocks:
+            z = block(z)
+        return self.norm(z)
+
+    @reference
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) → logits (B, n_classes), from the [CLS] token."""
+        return self.head(self.forward_features(x)[:, 0])
+
+
+@torch.no_grad()
+def attention_maps(model: ViT, x: Tensor) -> Tensor:
+    """Every block's attention weights: (n_layers, B, h, 1+N, 1+N) (eval mode, no dropout)."""
+    maps = []
+    z = model.embed(x)
+    for block in model.blocks:
+        _, weights = block.self_attn(block.norm1(z), need_weights=True)  # (B, h, 1+N, 1+N)
+        maps.append(weights)
+        z = block(z)
+    return torch.stack(maps)
+
+
+def mean_attention_distance(maps: Tensor, grid: int, patch_size: int) -> Tensor:
+    """Average distance in pixels between a patch and the patches it attends to, weighted by
+    attention (the ViT paper's "attention distance"), over patch queries and keys only.
+
+    maps: (L, B, h, 1+N, 1+N) from :func:`attention_maps`; grid = √N patches per side.
+    Returns (L, h): the mean over images and query patches.
+    """
+    ys, xs = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+    pos = torch.stack([ys.flatten(), xs.flatten()], dim=-1).float().to(maps.device) * patch_size  # (N, 2)
+    dist = torch.cdist(pos, pos)  # (N, N) pixels
+    w = maps[..., 1:, 1:]
+    w = w / w.sum(-1, keepdim=True)  # renormalise without the [CLS] key
+    return (w * dist).sum(-1).mean(dim=(1, 3))  # (L, h)
+
+
+@torch.no_grad()
+def load_torchvision_vit(model: ViT, tv: nn.Module) -> ViT:
+    """Copy a ``torchvision.models.VisionTransformer``'s weights into ``model`` (same sizes).
+
+    conv_proj (D, C, P, P) → patch_embed.proj (D, C·P²) ((c, p, q) order); class_token;
+    encoder.pos_embedding; per layer ln_1 → norm1, in_proj [W_q; W_k; W_v] → q/k/v_proj,
+    out_proj, ln_2 → norm2, mlp.0 / mlp.3 → ff.fc1 / ff.fc2; encoder.ln → norm; heads.head → head.
+    """
+    D = model.config.d_model
+    model.patch_embed.proj.weight.copy_(tv.conv_proj.weight.reshape(D, -1))
+    model.patch_embed.proj.bias.copy_(tv.conv_proj.bias)
+    model.cls_token.copy_(tv.class_token)
+    model.pos_embed.copy_(tv.encoder.pos_embedding)
+    for block, layer in zip(model.blocks, tv.encoder.layers):
+        attn = layer.self_attention
+        for proj, w, b in zip((block.self_attn.q_proj, block.self_attn.k_proj, block.self_attn.v_proj),
+                              attn.in_proj_weight.chunk(3), attn.in_proj_bias.chunk(3)):
+            proj.weight.copy_(w)
+            proj.bias.copy_(b)
+        block.self_attn.out_proj.load_state_dict(attn.out_proj.state_dict())
+        block.norm1.load_state_dict(layer.ln_1.state_dict())
+        block.norm2.load_state_dict(layer.ln_2.state_dict())
+        block.ff.fc1.load_state_dict(layer.mlp[0].state_dict())
+        block.ff.fc2.load_state_dict(layer.mlp[3].state_dict())
+    model.norm.load_state_dict(tv.encoder.ln.state_dict())
+    model.head.load_state_dict(tv.heads.head.state_dict())
+    return model
+
+
+class SmallCNN(nn.Module):
+    """The baseline with a locality bias: two 3×3 conv blocks (conv → BatchNorm → ReLU → 2×2
+    max-pool), global average pool, linear head. (B, C, H, W) → (B, n_classes)."""
+
+    def __init__(self, in_channels: int = 1, n_classes: int = 10, width: int = 32):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.head = nn.Linear(2 * width, n_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def cosine_lr(step: int, total: int, warmup: int = 0) -> float:
+    """Linear warm-up then cosine decay to 0: a multiplier for LambdaLR."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
