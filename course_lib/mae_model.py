@@ -22,10 +22,10 @@ from .vit import PatchEmbedding
 
 @dataclass
 class MAEConfig:
-    """A small MAE for 16 × 16 digits; :meth:`tiny` is for tests."""
+    """A small MAE for scikit-learn's 8 × 8 digits; :meth:`tiny` is for tests."""
 
-    image_size: int = 16  # pixels per side
-    patch_size: int = 4  # P: (16 / 4)² = 16 patches
+    image_size: int = 8  # pixels per side
+    patch_size: int = 2  # P: (8 / 2)² = 16 patches of 4 pixels
     in_channels: int = 1  # grey digits
     d_model: int = 64  # encoder width
     n_heads: int = 4  # encoder heads
@@ -104,16 +104,18 @@ class MAE(nn.Module):
 
     @torch.no_grad()
     def features(self, imgs: Tensor) -> Tensor:
-        """Frozen features for a linear probe: the CLS token of the unmasked image. (B, C, H, W) → (B, d)."""
+        """Frozen features for a linear probe: the encoder's patch tokens of the unmasked image,
+        averaged (global average pooling). (B, C, H, W) → (B, d)."""
         self.eval()
-        latent, _, _ = self.forward_encoder(imgs, 0.0)
-        return latent[:, 0]
+        latent, _, _ = self.forward_encoder(imgs, 0.0)  # (B, 1 + L, d)
+        return latent[:, 1:].mean(dim=1)
 
 
-def reconstruct(model: MAE, imgs: Tensor, pred: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+def reconstruct(model: MAE, imgs: Tensor, pred: Tensor, mask: Tensor, fill: float = 0.35) -> tuple[Tensor, Tensor]:
     """Images for a figure: (masked input, reconstruction with the visible patches pasted back).
 
     imgs (B, C, H, W); pred (B, L, P²C) as returned by the model; mask (B, L), 1 = removed.
+    Removed patches of the masked input are a flat ``fill`` (grey, so they differ from background).
     With norm_pix_loss the prediction is un-standardised with each patch's own mean and std.
     """
     c = model.config
@@ -122,7 +124,7 @@ def reconstruct(model: MAE, imgs: Tensor, pred: Tensor, mask: Tensor) -> tuple[T
         mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
         pred = pred * (var + 1e-6) ** 0.5 + mean
     m = mask.unsqueeze(-1)  # (B, L, 1)
-    masked = mae.from_patches(target * (1 - m), c.patch_size)  # removed patches black
+    masked = mae.from_patches(target * (1 - m) + fill * m, c.patch_size)  # removed patches flat grey
     pasted = mae.from_patches(target * (1 - m) + pred * m, c.patch_size)  # visible patches are the input's
     return masked, pasted.clamp(0, 1)
 
