@@ -1,0 +1,71 @@
+"""course_lib.clip_model: captions, encoders (end-token pooling, padding ignored), training and zero-shot."""
+import pytest
+import torch
+
+from course_lib import clip_model
+from course_lib.data import make_shapes
+from course_lib.data.vocab import UNK
+
+
+def _model():
+    torch.manual_seed(0)
+    return clip_model.CLIP(clip_model.CLIPConfig.tiny())
+
+
+def test_vocab_covers_every_template_and_attribute():
+    vocab = clip_model.caption_vocab()
+    data = make_shapes(50, size=16, seed=1)
+    captions = clip_model.random_captions(data.attributes, seed=1)
+    zero_shot = [t.format(shape="circle", colour="red") for ts in clip_model.ZERO_SHOT_TEMPLATES.values() for t in ts]
+    for caption in captions + zero_shot:
+        assert UNK not in vocab.encode(caption), caption
+    assert len(vocab) <= clip_model.CLIPConfig().vocab_size
+
+
+def test_random_captions_are_deterministic_and_use_train_templates():
+    data = make_shapes(20, size=16, seed=2)
+    a = clip_model.random_captions(data.attributes, seed=3)
+    assert a == clip_model.random_captions(data.attributes, seed=3)
+    assert len(set(a)) > 1 and all(" " in c for c in a)
+
+
+def test_text_encoder_ignores_padding_and_returns_unit_vectors():
+    model = _model().eval()
+    vocab = clip_model.caption_vocab()
+    ids, lengths = clip_model.tokenize_captions(["a red circle", "a small blue square in the top left"], vocab)
+    out = model.text_encoder(ids, lengths)
+    alone = model.text_encoder(*clip_model.tokenize_captions(["a red circle"], vocab))
+    torch.testing.assert_close(out[0], alone[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(2))
+
+
+def test_image_encoder_shapes_and_loss():
+    model = _model()
+    data = make_shapes(8, size=16, seed=0)
+    vocab = clip_model.caption_vocab()
+    ids, lengths = clip_model.tokenize_captions(data.captions, vocab)
+    img = model.image_encoder(data.images)
+    assert img.shape == (8, 8)
+    loss = model(data.images, ids, lengths)
+    assert loss.shape == () and loss.item() > 0
+
+
+def test_training_reduces_the_loss_and_zero_shot_runs():
+    model = _model()
+    data = make_shapes(128, size=16, seed=0)
+    vocab = clip_model.caption_vocab()
+    ids, lengths = clip_model.tokenize_captions(clip_model.random_captions(data.attributes), vocab)
+    losses = clip_model.train_clip(model, data.images, ids, lengths, steps=25, batch_size=32, lr=3e-3,
+                                   progress=False)
+    assert sum(losses[-5:]) < sum(losses[:5])
+    acc = clip_model.zero_shot_accuracy(model, data.images, data.attributes["colour"], "colour", vocab)
+    assert 0.0 <= acc <= 1.0
+
+
+def test_bad_input_is_rejected():
+    with pytest.raises(ValueError, match="image_pool"):
+        clip_model.CLIP(clip_model.CLIPConfig(image_pool="max"))
+    model = _model()
+    with pytest.raises(ValueError, match="same N pairs"):
+        clip_model.train_clip(model, torch.rand(3, 3, 16, 16), torch.zeros(2, 4, dtype=torch.long),
+                              torch.ones(2, dtype=torch.long), steps=1)
