@@ -25,8 +25,8 @@ from instructor.autograde import autograde_chapters
 from instructor.plugins import HideHiddenTests
 from instructor.report import TAG
 from instructor.sandbox import sandbox_problem, unsandboxed
-from tests.notebook_tools import (chapter_ids, graded_cells, hidden_lines, load, nbgrader_meta, page_text, run_cell,
-                                  run_notebook_namespace)
+from tests.notebook_tools import (chapter_ids, graded_cells, hidden_lines, is_solution, load, nbgrader_meta, page_text,
+                                  run_cell, run_cell_into, run_notebook_namespace)
 
 pytestmark = pytest.mark.slow
 
@@ -64,8 +64,11 @@ def _namespace(chapter: str) -> dict:
 @lru_cache(maxsize=None)
 def in_process(chapter: str, student: str) -> list:
     """[(graded cell, (passed, first named mistake key or None))] for a mistake submission, run in-process."""
-    _, chosen = mistake_batch(chapter)[student]
-    namespace = {**_namespace(chapter), **{name: mistakes.as_student_code(m) for name, m in chosen.items()}}
+    submission, _ = mistake_batch(chapter)[student]
+    namespace = dict(_namespace(chapter))
+    for cell in submission.notebook.cells:  # the exercise cells as submitted, mistakes appended, in order:
+        if is_solution(cell):               # a later exercise that calls an earlier one sees the mistake
+            run_cell_into(cell.source, namespace)
     verdicts = []
     for cell in graded_cells(load("solutions", chapter)):
         try:

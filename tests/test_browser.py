@@ -177,7 +177,9 @@ def test_no_console_error_and_nothing_requested_from_another_host(visits):
 
 
 def test_no_page_shows_a_solution_or_a_hidden_test(visits):
-    secrets = [line for chapter in CHAPTERS for line in secret_lines(chapter)]
+    released = "\n".join(c.source for chapter in CHAPTERS for c in load("chapters", chapter).cells)
+    # a hidden line of one chapter may be ordinary visible code of another (torch.manual_seed(seed))
+    secrets = [line for chapter in CHAPTERS for line in secret_lines(chapter) if line not in released]
     assert secrets
     for name, seen in visits.items():
         leaked = [line for line in secrets if line in seen["text"]]
