@@ -13,14 +13,17 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
 from contention import QUIET_CORES, CpuMeter, wait_for_quiet
+
+from course_lib.results import RESULTS_ENV, Result, read_results
 
 TARGET_S = {"fast": 30.0, "full": 180.0}  # DESIGN §9, per chapter on a 2-core CPU
 FAST_FLAG = {"fast": "1", "full": "0"}  # value of COURSE_LIB_FAST for each mode
@@ -43,6 +46,7 @@ class NotebookRun:
     passed: bool  # every cell ran without an error
     error: str  # first line of the error when it failed, else ""
     others_cores: float = math.nan  # cores other processes kept busy meanwhile (nan: unknown)
+    results: list[Result] = field(default_factory=list)  # figures the notebook recorded
 
     @property
     def meets_target(self) -> bool:
@@ -58,11 +62,13 @@ def discover_chapters(repo_root: Path) -> list[Path]:
     return found
 
 
-def kernel_env(mode: str) -> dict[str, str]:
-    """The kernel's environment: ours, the mode's COURSE_LIB_FAST, and this Python's bin/
-    first on PATH (the python3 kernelspec runs ``python``, which must be the venv's)."""
+def kernel_env(mode: str, results_file: Path) -> dict[str, str]:
+    """The kernel's environment: ours, the mode's COURSE_LIB_FAST, the file that collects
+    ``course_lib.results.record_result`` calls, and this Python's bin/ first on PATH (the
+    python3 kernelspec runs ``python``, which must be the venv's)."""
     env = dict(os.environ)
     env["COURSE_LIB_FAST"] = FAST_FLAG[mode]
+    env[RESULTS_ENV] = str(results_file)
     env.pop("NBGRADER_EXECUTION", None)  # it would force fast mode on
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
@@ -87,15 +93,17 @@ def run_notebook(path: Path, mode: str) -> NotebookRun:
         skip_cells_with_tag=NEVER_USED_TAG,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    with CpuMeter() as meter:  # the kernel is our child: its CPU time is not "others'"
+    with tempfile.TemporaryDirectory() as tmp, CpuMeter() as meter:  # the kernel is our child
+        results_file = Path(tmp) / "results.jsonl"
         start = time.perf_counter()
         try:
-            client.execute(env=kernel_env(mode), cwd=str(path.parent))
+            client.execute(env=kernel_env(mode, results_file), cwd=str(path.parent))
             passed, error = True, ""
         except Exception as exc:  # a failed cell, a timeout, a dead kernel: all are "failed"
             passed, error = False, first_line(exc)
         seconds = time.perf_counter() - start
-    return NotebookRun(path.stem, mode, seconds, passed, error, meter.others_cores)
+        results = read_results(results_file)
+    return NotebookRun(path.stem, mode, seconds, passed, error, meter.others_cores, results)
 
 
 def run_notebooks(repo_root: Path, modes: list[str], wait_s: float,
@@ -161,3 +169,27 @@ def verdict(run: NotebookRun) -> str:
     if run.meets_target:
         return "yes"
     return f"**no** (> {TARGET_S[run.mode]:g} s)"
+
+
+def results_markdown(runs: list[NotebookRun], mode: str = "full") -> str:
+    """The measured figures each chapter recorded in ``mode``, against the chapter's targets."""
+    parts = [
+        f"### Measured figures ({mode} mode)",
+        "",
+        "What each chapter measured in the runs above, recorded by the notebook with "
+        "`course_lib.results.record_result` (the targets are the chapters' issues and DESIGN §5). "
+        "A figure without a target is shown for reference.",
+        "",
+    ]
+    chosen = [r for r in runs if r.mode == mode]
+    if not chosen:
+        return "\n".join(parts + [f"{mode.capitalize()} mode was not run.", ""])
+    parts += ["| chapter | figure | measured | target | met? |", "|---|---|---:|---|---|"]
+    for run in chosen:
+        if not run.results:
+            parts.append(f"| {run.chapter} | (none recorded{'' if run.passed else '; the run failed'}) | | | |")
+        for result in run.results:
+            met = {None: "", True: "yes", False: "**no**"}[result.meets_target]
+            parts.append(f"| {run.chapter} | {result.name} | {result.show()} | {result.target_text()} | {met} |")
+    parts.append("")
+    return "\n".join(parts)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))  # the sibling modules below, however this script 
 
 from bench_attention import TimingPlan, attention_markdown, run_attention  # noqa: E402
 from bench_autograde import autograde_markdown, run_autograde  # noqa: E402
-from bench_notebooks import TARGET_S, notebooks_markdown, run_notebooks  # noqa: E402
+from bench_notebooks import TARGET_S, notebooks_markdown, results_markdown, run_notebooks  # noqa: E402
 from machine import describe_machine, exact_command, load_average, machine_markdown  # noqa: E402
 
 OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         machine_markdown(machine, command, load_average()),
         attention_markdown(cpu_tables, cuda_rows, plan),
         notebooks_markdown(runs, modes, NOTEBOOK_WAIT_S[kind]),
+        results_markdown(runs, modes[-1]),
         autograde_markdown(grading),
     ])
     args.output.parent.mkdir(parents=True, exist_ok=True)
