@@ -57,11 +57,11 @@ class Result:
 
 
 def record_result(name: str, value: float, *, unit: str = "%", at_least: float | None = None,
-                  at_most: float | None = None) -> Result:
+                  at_most: float | None = None) -> None:
     """Note a measured figure; append it to the file named by ``COURSE_LIB_RESULTS`` if set.
 
     ``value`` is a plain number (a 0-D tensor is accepted); with ``unit="%"`` it is a fraction
-    in [0, 1]. Returns the :class:`Result`, so a cell can print ``result.meets_target``.
+    in [0, 1]. Returns nothing, so that a call at the end of a cell prints nothing.
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string; got {name!r}")
@@ -74,7 +74,6 @@ def record_result(name: str, value: float, *, unit: str = "%", at_least: float |
     if path:
         with Path(path).open("a", encoding="utf-8") as f:
             f.write(json.dumps(asdict(result)) + "\n")
-    return result
 
 
 def read_results(path: Path) -> list[Result]:
