@@ -20,9 +20,8 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from . import clip
+from . import clip, training
 from .data.images import ATTRIBUTE_NAMES
 from .data.vocab import EOS, PAD, Vocab, pad_batch, tokenize
 from .transformer import TransformerEncoder
@@ -171,24 +170,16 @@ def train_clip(model: CLIP, images: Tensor, ids: Tensor, lengths: Tensor, steps:
                          f"{len(lengths)}")
     if steps < 1 or batch_size < 2:
         raise ValueError(f"need steps ≥ 1 and batch_size ≥ 2; got steps={steps}, batch_size={batch_size}")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
-    generator = torch.Generator().manual_seed(seed)
-    losses = []
-    model.train()
-    bar = tqdm(range(steps), desc="CLIP steps", disable=not progress)
-    for _ in bar:
-        batch = torch.randint(len(images), (batch_size,), generator=generator).to(images.device)  # (B,)
+
+    def batch_loss(batch: Tensor) -> Tensor:  # batch: (B,) indices of pairs
         T = int(lengths[batch].max())  # trim the padding this batch does not need
-        loss = model(images[batch], ids[batch, :T], lengths[batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.3f}", scale=f"{model.logit_scale.exp().item():.1f}")
-    model.eval()
-    return losses
+        return model(images[batch], ids[batch, :T], lengths[batch])
+
+    def postfix(loss: float) -> dict:
+        return {"loss": f"{loss:.3f}", "scale": f"{model.logit_scale.exp().item():.1f}"}
+
+    return training.train_random_batches(model, len(images), batch_loss, steps, batch_size, lr, images.device,
+                                         seed=seed, desc="CLIP steps", progress=progress, postfix=postfix)
 
 
 @torch.no_grad()

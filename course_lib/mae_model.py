@@ -13,9 +13,8 @@ from typing import Optional
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from . import mae
+from . import mae, training
 from .transformer import TransformerEncoder
 from .vit import PatchEmbedding
 
@@ -134,23 +133,9 @@ def pretrain(model: MAE, images: Tensor, steps: int, batch_size: int = 256, lr: 
     """AdamW with a one-cycle schedule on random batches of ``images`` (on the model's device)."""
     if steps < 1 or batch_size < 1:
         raise ValueError(f"need steps ≥ 1 and batch_size ≥ 1; got steps={steps}, batch_size={batch_size}")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, betas=(0.9, 0.95))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
-    generator = torch.Generator().manual_seed(seed)
-    losses = []
-    model.train()
-    bar = tqdm(range(steps), desc="MAE steps", disable=not progress)
-    for _ in bar:
-        batch = torch.randint(len(images), (batch_size,), generator=generator).to(images.device)
-        loss, _, _ = model(images[batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
-    model.eval()
-    return losses
+    return training.train_random_batches(model, len(images), lambda batch: model(images[batch])[0], steps,
+                                         batch_size, lr, images.device, seed=seed, betas=(0.9, 0.95),
+                                         desc="MAE steps", progress=progress)
 
 
 def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor) -> float:

@@ -81,3 +81,32 @@ def fit(model: nn.Module, train_batches: Iterable, optimizer: torch.optim.Optimi
             history.valid_acc.append(v_acc)
         bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}")
     return history
+
+
+def train_random_batches(model: nn.Module, n_items: int, batch_loss: Callable[[Tensor], Tensor], steps: int,
+                         batch_size: int, lr: float, device: torch.device, seed: int = 0,
+                         betas: tuple[float, float] = (0.9, 0.999), desc: str = "steps", progress: bool = True,
+                         postfix: Optional[Callable[[float], dict]] = None) -> list[float]:
+    """AdamW (weight decay 0.05) with a one-cycle schedule (10% warm-up) on ``steps`` random batches.
+
+    Each step draws ``batch_size`` indices in [0, n_items) from a generator seeded with ``seed``,
+    moves them to ``device`` and minimises ``batch_loss(indices)`` (a 0-D tensor). ``postfix(loss)``
+    gives extra fields for the progress bar. Returns the loss of every step; ends in eval mode.
+    """
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, betas=betas)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    model.train()
+    bar = tqdm(range(steps), desc=desc, disable=not progress)
+    for _ in bar:
+        batch = torch.randint(n_items, (batch_size,), generator=generator).to(device)  # (B,)
+        loss = batch_loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        bar.set_postfix(postfix(losses[-1]) if postfix else {"loss": f"{losses[-1]:.4f}"})
+    model.eval()
+    return losses
