@@ -40,13 +40,17 @@ release: venv  ## solutions/ -> chapters/ with nbgrader, normalised
 lab: venv  ## JupyterLab on the student notebooks
 	$(BIN)/jupyter lab chapters/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# make autograde CHAPTER=03_attention|all SUBMISSIONS=folder-or.zip [LMS=attempt|canvas|moodle] [REGEX='...']
-autograde: venv  ## grade CHAPTER's SUBMISSIONS in a sandbox; grades.csv, review.csv and feedback in _grading/
-	@test -n "$(CHAPTER)" -a -n "$(SUBMISSIONS)" || { echo "usage: make autograde CHAPTER=03_attention|all SUBMISSIONS=folder-or.zip [LMS=canvas] [REGEX='...']"; exit 2; }
-	$(PY) -m instructor.autograde $(CHAPTER) $(SUBMISSIONS) $(if $(LMS),--lms $(LMS)) $(if $(REGEX),--regex '$(REGEX)')
+# Grading on Dask workers: WORKERS=N (a local cluster; WORKERS=auto: the cores, bounded by memory)
+# or SCHEDULER=tcp://HOST:8786 (an existing cluster, book/instructors.md). Neither: one process.
+WORKER_FLAGS = $(if $(SCHEDULER),--scheduler $(SCHEDULER),$(if $(WORKERS),--workers $(filter-out auto,$(WORKERS))))
 
-grading-check: venv  ## adversarial submissions with known scores, sandbox attacks included: is grading safe here?
-	$(PY) -m instructor.selftest --sandbox $(CHAPTER)
+# make autograde CHAPTER=03_attention|all SUBMISSIONS=folder-or.zip [LMS=attempt|canvas|moodle] [REGEX='...'] [WORKERS=N|SCHEDULER=...]
+autograde: venv  ## grade CHAPTER's SUBMISSIONS in a sandbox; grades.csv, review.csv and feedback in _grading/
+	@test -n "$(CHAPTER)" -a -n "$(SUBMISSIONS)" || { echo "usage: make autograde CHAPTER=03_attention|all SUBMISSIONS=folder-or.zip [LMS=canvas] [REGEX='...'] [WORKERS=N] [SCHEDULER=tcp://HOST:8786]"; exit 2; }
+	$(PY) -m instructor.autograde $(CHAPTER) $(SUBMISSIONS) $(if $(LMS),--lms $(LMS)) $(if $(REGEX),--regex '$(REGEX)') $(WORKER_FLAGS)
+
+grading-check: venv  ## adversarial submissions with known scores, sandbox attacks included, graded on Dask workers
+	$(PY) -m instructor.selftest --sandbox $(or $(WORKER_FLAGS),--workers) $(CHAPTER)
 
 bench-autograde: venv  ## autograding throughput alone -> section 3 of docs/benchmarks.md
 	$(PY) benchmarks/bench_autograde.py --update-doc

@@ -94,3 +94,10 @@ c.ZipCollectApp.collect_directory_structure = os.path.join(GRADING, "downloaded"
 c.ZipCollectApp.strict = True  # only notebooks named like the chapter's (after CourseCollector's fixes)
 c.CourseCollector.named_regexp = os.environ.get("COURSE_SUBMISSION_REGEX", "attempt")
 c.ExportApp.plugin_class = SortedCsvExport
+
+# Recording notebooks already graded on Dask workers (instructor/workers.py): the coordinator runs
+# `nbgrader autograde` on them with no sanitising and no kernel, only saving grades and penalties.
+if os.environ.get("COURSE_GRADING_RECORD"):
+    c.CourseDirectory.submitted_directory = os.environ["COURSE_GRADING_RECORD"]
+    c.Autograde.sanitize_preprocessors = []
+    c.Autograde.autograde_preprocessors = [SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]

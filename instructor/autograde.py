@@ -138,11 +138,15 @@ def collect(submissions: Path, chapter: str, grading_dir: Path, regexp: str | No
 
 # --------------------------------------------------------------------------- grading
 
-def grade_chapter(chapter: str, grading_dir: Path) -> Batch:
-    """Record the source in the gradebook and autograde every collected submission in one batch."""
+def grade_chapter(chapter: str, grading_dir: Path, recorded: Path | None = None) -> Batch:
+    """Record the source in the gradebook and autograde every collected submission in one batch.
+
+    ``recorded``: a folder of notebooks already graded on workers (instructor/workers.py): the
+    batch only saves their grades (nbgrader_config.py's record mode), it runs no kernel."""
     nbgrader("generate_assignment", chapter, "--force",
              f"--CourseDirectory.release_directory={grading_dir / 'release'}", grading_dir=grading_dir)
-    result = nbgrader("autograde", chapter, "--force", grading_dir=grading_dir, check=False)
+    record = {"COURSE_GRADING_RECORD": str(recorded)} if recorded else None
+    result = nbgrader("autograde", chapter, "--force", grading_dir=grading_dir, check=False, extra_env=record)
     batch = Batch(chapter, log=grading_dir / "logs" / f"autograde-{chapter}.log")
     batch.log.parent.mkdir(exist_ok=True)
     batch.log.write_text(result.stdout + result.stderr)
@@ -215,8 +219,13 @@ def read_scores(grades_csv: Path, chapter: str) -> dict[str, float]:
 
 
 def autograde_chapters(chapters: list[str], submissions: Path, grading_dir: Path | None = None,
-                       regexp: str | None = None, feedback: bool = True) -> list[Batch]:
-    """Collect, grade (one batch per chapter), export grades.csv, write feedback."""
+                       regexp: str | None = None, feedback: bool = True, workers: int | None = None,
+                       scheduler: str | None = None) -> list[Batch]:
+    """Collect, grade, export grades.csv, write feedback.
+
+    Serially (one nbgrader batch per chapter), or, with ``workers`` (0: as many as the machine
+    affords) or a Dask ``scheduler`` address, every chapter's submissions in one pool of workers
+    (instructor/workers.py); the results are the same."""
     unknown = sorted(set(chapters) - set(chapter_ids()))
     if unknown:
         raise ValueError(f"chapters must be among {chapter_ids()}; got {unknown}")
@@ -226,7 +235,14 @@ def autograde_chapters(chapters: list[str], submissions: Path, grading_dir: Path
     collected = {chapter: collect(Path(submissions), chapter, grading_dir, regexp) for chapter in chapters}
     if not any(collected.values()):
         raise ValueError(f"no submissions found in {submissions} for {', '.join(chapters)}")
-    batches = [grade_chapter(chapter, grading_dir) for chapter in chapters if collected[chapter]]
+    chapters = [chapter for chapter in chapters if collected[chapter]]
+    recorded = None
+    if workers is not None or scheduler:
+        from . import workers as pool
+
+        pool.grade_on_workers(grading_dir, chapters, workers or None, scheduler)
+        recorded = pool.results_dir(grading_dir)
+    batches = [grade_chapter(chapter, grading_dir, recorded) for chapter in chapters]
     grades_csv = export(grading_dir)
     write_review(grading_dir, [row for batch in batches for row in review(grading_dir, batch.chapter)])
     for batch in batches:
@@ -245,6 +261,15 @@ def autograde(chapter: str, submissions: Path, grading_dir: Path | None = None,
     return autograde_chapters([chapter], submissions, grading_dir, regexp)[0].scores
 
 
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    """--workers and --scheduler, for this CLI and instructor.selftest's."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, nargs="?", const=0, default=None, metavar="N",
+                       help="grade on a Dask LocalCluster of N worker processes (no N: the cores, "
+                            "bounded by memory at COURSE_WORKER_MEMORY=2G each)")
+    where.add_argument("--scheduler", metavar="tcp://HOST:8786", help="grade on an existing Dask cluster")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("chapter", help="chapter id such as 03_attention, or 'all'")
@@ -254,11 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     names.add_argument("--lms", choices=sorted(LMS_PRESETS), help="file-name preset of an LMS export")
     names.add_argument("--regex", help="file-name regexp with (?P<student_id>) and (?P<file_id>) groups")
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    add_worker_options(parser)
     args = parser.parse_args(argv)
     chapters = chapter_ids() if args.chapter == "all" else [args.chapter]
     try:
         batches = autograde_chapters(chapters, args.submissions, args.grading_dir, args.lms or args.regex,
-                                     feedback=not args.no_feedback)
+                                     feedback=not args.no_feedback, workers=args.workers, scheduler=args.scheduler)
     except (SandboxError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

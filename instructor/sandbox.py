@@ -61,12 +61,17 @@ def unsandboxed() -> bool:
 
 def memory_limit() -> int | None:
     """Bytes of address space for the kernel (``COURSE_KERNEL_MEMORY``: 8G, 6000M, 0 = none)."""
-    text = os.environ.get(MEMORY_ENV, DEFAULT_MEMORY).strip().upper()
+    return parse_size(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY), MEMORY_ENV)
+
+
+def parse_size(text: str, name: str) -> int | None:
+    """Bytes in a size such as 8G, 6000M or 1.5T (None for 0); ``name`` is the setting, for errors."""
+    text = text.strip().upper()
     units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
     try:
         value = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
     except ValueError:
-        raise SandboxError(f"{MEMORY_ENV} must be a size such as 8G or 6000M; got {text!r}") from None
+        raise SandboxError(f"{name} must be a size such as 8G or 6000M; got {text!r}") from None
     return int(value) if value > 0 else None
 
 

@@ -439,7 +439,7 @@ def write(batch: dict[str, Submission], folder: Path, chapter: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     from .attacks import Listener, pwned_files, sandbox_attacks
-    from .autograde import autograde_chapters
+    from .autograde import add_worker_options, autograde_chapters
     from .nbgrader_cli import chapter_ids
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -447,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grading-dir", type=Path, help="default: a temporary folder")
     parser.add_argument("--kinds", help=f"comma-separated subset of {', '.join(KINDS)}")
     parser.add_argument("--sandbox", action="store_true", help="also run the sandbox attacks")
+    add_worker_options(parser)
     args = parser.parse_args(argv)
     kinds = args.kinds.split(",") if args.kinds else None
     failures = 0
@@ -458,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.sandbox:
                 batch.update(sandbox_attacks(chapter, listener.port))
             folder = write(batch, Path(scratch) / "submissions", chapter)
-            result = autograde_chapters([chapter], folder, grading_dir)[0]
+            result = autograde_chapters([chapter], folder, grading_dir, workers=args.workers,
+                                        scheduler=args.scheduler)[0]
             listener.close()
             for student, sub in sorted(batch.items()):
                 got = result.scores.get(student)
