@@ -199,7 +199,7 @@ def diagnose_error(call: Optional[Call], error: BaseException, guard: Callable) 
 
 def describe(mistake: Mistake) -> str:
     """The sentence feedback shows, with a machine-readable tag for the class report."""
-    return f"Likely mistake: {mistake.explanation} Hint: {mistake.hint} [mistake {mistake.key}]"
+    return f"Likely mistake: {mistake.explanation} Hint: {mistake.hint} {mistake.tag}"
 
 
 def by_key(key: str) -> Mistake:

@@ -13,7 +13,6 @@ import base64
 import csv
 import html
 import io
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +23,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 
+from course_lib.mistakes import named_in  # noqa: E402
+
 from .notebooks import is_test, nbgrader_meta  # noqa: E402
 
-TAG = re.compile(r"\[mistake ([\w.-]+):([\w.-]+)\]")
 
 
 @dataclass
@@ -57,8 +57,9 @@ def read_chapter(grading_dir: Path, chapter: str) -> Graded:
             graded.points.setdefault(grade_id, points)
             errors = _errors(cell)
             earned[grade_id] = 0.0 if errors else points
-            for tag_chapter, mistake in dict.fromkeys(TAG.findall(errors)):
-                graded.mistakes.append((grade_id, student, mistake if tag_chapter == chapter else f"{tag_chapter}:{mistake}"))
+            for key in named_in(errors):
+                tag_chapter, mistake = key.split(":", 1)
+                graded.mistakes.append((grade_id, student, mistake if tag_chapter == chapter else key))
     return graded
 
 

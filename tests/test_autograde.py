@@ -23,7 +23,6 @@ from course_lib import mistakes
 from instructor import selftest
 from instructor.autograde import autograde_chapters
 from instructor.plugins import HideHiddenTests
-from instructor.report import TAG
 from instructor.sandbox import sandbox_problem, unsandboxed
 from tests.notebook_tools import (chapter_ids, graded_cells, hidden_lines, is_solution, load, nbgrader_meta, page_text,
                                   run_cell, run_cell_into, run_notebook_namespace)
@@ -75,8 +74,8 @@ def in_process(chapter: str, student: str) -> list:
             run_cell(cell.source, namespace)
             verdicts.append((cell, (True, None)))
         except Exception as err:  # noqa: BLE001
-            tags = TAG.findall(str(err))
-            verdicts.append((cell, (False, ":".join(tags[0]) if tags else None)))
+            named = mistakes.named_in(str(err))
+            verdicts.append((cell, (False, named[0] if named else None)))
     return verdicts
 
 
@@ -134,8 +133,8 @@ class ChapterBatch:
             errors = [o for o in autograded[nbgrader_meta(cell)["grade_id"]].outputs if o.output_type == "error"]
             assert passed == (not errors), f"{nbgrader_meta(cell)['grade_id']}: nbgrader and in-process disagree"
             if named:
-                assert f"[mistake {named}]" in page, f"feedback does not name {named}"
                 mistake = mistakes.by_key(named)
+                assert mistake.tag in page, f"feedback does not name {named}"
                 assert mistake.explanation in page and mistake.hint in page
         with open(grading_dir / "mistakes.csv", newline="") as handle:
             rows = {(r["exercise"], r["mistake"]) for r in csv.DictReader(handle) if r["student"] == student}

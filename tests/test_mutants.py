@@ -2,7 +2,6 @@
 registered common mistake (course_lib/mistakes/chNN_slug.py) fails, and so does calling course_lib."""
 import importlib
 import pkgutil
-import re
 from functools import lru_cache
 
 import pytest
@@ -82,7 +81,7 @@ class ChapterCells:
             if not mistake.named or err is None:
                 continue  # a survivor is test_common_mistakes_fail's to report
             if isinstance(err, AssertionError):
-                tags = re.findall(r"\[mistake ([\w.:-]+)\]", str(err))
+                tags = mistakes.named_in(str(err))
                 if tags[:1] == [mistake.key] and mistake.explanation in str(err) and mistake.hint in str(err):
                     continue
                 wrong[mistake.id] = tags[:1] or str(err)[:200]

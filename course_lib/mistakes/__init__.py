@@ -23,9 +23,21 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
+
+
+# How feedback names a mistake, for the student and for the class report: written by
+# course_lib.diagnosis (through Mistake.tag), read back through named_in (instructor/report.py).
+TAG = "[mistake {key}]"
+_NAMED = re.compile(re.escape(TAG).replace(re.escape("{key}"), r"([\w.-]+:[\w.-]+)"))
+
+
+def named_in(text: str) -> list[str]:
+    """The mistake keys (``chapter:id``) a message names, in order, each once."""
+    return list(dict.fromkeys(_NAMED.findall(text)))
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,11 @@ class Mistake:
     def key(self) -> str:
         """Globally unique name, ``chapter:id``."""
         return f"{self.chapter}:{self.id}"
+
+    @property
+    def tag(self) -> str:
+        """How feedback names this mistake: ``[mistake chapter:id]`` (see ``named_in``)."""
+        return TAG.format(key=self.key)
 
 
 class Catalogue:
