@@ -20,7 +20,8 @@ GRADING = os.path.abspath(os.environ.get("COURSE_GRADING_DIR", os.path.join(ROOT
 sys.path.insert(0, ROOT)
 os.makedirs(GRADING, exist_ok=True)
 
-from instructor.collect import CourseCollector, SortedCsvExport  # noqa: E402
+from instructor.collect import CourseCollector  # noqa: E402
+from instructor.export import SortedCsvExport  # noqa: E402
 from instructor.plugins import (  # noqa: E402
     GradingExecute, HideHiddenTests, LimitOutputSize, RepairMetadata, RestoreMissingCells, StripExecutionTags,
 )

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_autograde.py [--chapter 03_attention] [--students 20] [--update-doc]
 
-The submissions are built by instructor.selftest (a mix of correct, blank and partly wrong work,
+The submissions are built by instructor.batches (a mix of correct, blank and partly wrong work,
 common mistakes included, no infinite loops: those would time the per-cell timeout, not the
 grader). The same batch is graded twice, with the mistake diagnosis off (COURSE_LIB_DIAGNOSIS=0)
 and on, to measure what naming mistakes costs (issue 7's budget: ≤ 20% more per submission). They go through what
@@ -51,10 +51,10 @@ class AutogradeRun:
 
 
 def _built(chapter: str) -> dict:
-    from instructor import selftest
+    from instructor import batches
 
-    built = selftest.submissions(chapter, [k for k in MIX if not k.startswith("mistakes-")])
-    built.update({student: sub for student, (sub, _) in selftest.mistake_submissions(chapter).items()})
+    built = batches.submissions(chapter, [k for k in MIX if not k.startswith("mistakes-")])
+    built.update({student: sub for student, (sub, _) in batches.mistake_submissions(chapter).items()})
     return built
 
 
@@ -62,13 +62,13 @@ def _grade_once(chapter: str, batch: dict, diagnosis: bool) -> tuple[float, floa
     """(batch s, pipeline s, scores as expected, other processes' cores) for one graded batch."""
     from instructor import autograde as pipeline
     from instructor.nbgrader_cli import nbgrader
-    from instructor import selftest
+    from instructor import batches, kinds
 
     os.environ["COURSE_LIB_DIAGNOSIS"] = "1" if diagnosis else "0"  # passed to the grading kernel
-    total = selftest.Chapter(chapter).total
+    total = kinds.Chapter(chapter).total
     with tempfile.TemporaryDirectory() as scratch:
         grading_dir = Path(scratch) / "grading"
-        folder = selftest.write(batch, Path(scratch) / "submissions", chapter)
+        folder = batches.write(batch, Path(scratch) / "submissions", chapter)
         started = time.perf_counter()
         with CpuMeter() as meter:
             pipeline.collect(folder, chapter, grading_dir)
@@ -87,10 +87,10 @@ def _grade_once(chapter: str, batch: dict, diagnosis: bool) -> tuple[float, floa
 
 def run_autograde(chapter: str | None = None, students: int = 20, log=print) -> AutogradeRun:
     """Grade ``students`` generated submissions of ``chapter`` in one batch, diagnosis off then on."""
-    from instructor import selftest
+    from instructor import kinds
     from instructor.sandbox import require_sandbox
 
-    chapter = chapter or selftest.TEMPLATE_CHAPTER
+    chapter = chapter or kinds.TEMPLATE_CHAPTER
     built = _built(chapter)
     batch = {f"s{i:03d}-{MIX[i % len(MIX)]}": built[MIX[i % len(MIX)]] for i in range(students)}
     mode = require_sandbox()

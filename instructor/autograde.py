@@ -1,6 +1,7 @@
 """`make autograde`: grade submissions, export grades.csv and feedback that hides hidden tests.
 
     python -m instructor.autograde CHAPTER|all SUBMISSIONS [--grading-dir DIR] [--lms PRESET | --regex RE]
+                                   [--workers [N] | --scheduler tcp://HOST:8786]
 
 SUBMISSIONS is a folder or a .zip. Two kinds are understood:
 
@@ -12,7 +13,9 @@ SUBMISSIONS is a folder or a .zip. Two kinds are understood:
   ``STUDENT/<one notebook>.ipynb`` (e.g. a Colab download) or ``STUDENT.ipynb``.
 
 Each chapter is graded in ONE ``nbgrader autograde`` batch, every notebook in its own sandboxed
-kernel (instructor/sandbox.py). A submission that cannot be graded at all (not a notebook, say)
+kernel (instructor/sandbox.py); with ``--workers`` or ``--scheduler``, every submission of every
+chapter is one task for a pool of Dask workers instead, with the same results
+(instructor/workers.py; book/instructors.md starts a cluster). A submission that cannot be graded at all (not a notebook, say)
 is reported and scores 0; the others are unaffected. Everything produced goes to the grading
 folder (default _grading/): submitted/, autograded/, feedback/ (HTML without hidden tests),
 gradebook.db, grades.csv, review.csv (submissions whose code deserves a human look: module
@@ -25,19 +28,15 @@ from __future__ import annotations
 import argparse
 import csv
 import re
-import shutil
 import sys
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .collect import LMS_PRESETS, collect, submitted
+from .export import export, read_scores
 from .nbgrader_cli import ROOT, chapter_ids, nbgrader
-from .collect import LMS_PRESETS, lms_regexp
 from .report import write_all as write_class_report
 from .sandbox import SandboxError, require_sandbox
-
-_STUDENT_ID = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 
 @dataclass
@@ -49,91 +48,6 @@ class Batch:
     failed: list[str] = field(default_factory=list)  # no autograded notebook: scored 0, see the log
     flagged: list[str] = field(default_factory=list)  # code worth a look, see review.csv
     log: Path | None = None
-
-
-# --------------------------------------------------------------------------- collecting
-
-def find_submissions(folder: Path, chapter: str) -> dict[str, Path]:
-    """Map student id → submitted notebook for the per-student layouts the module docstring lists."""
-    found: dict[str, Path] = {}
-    others = set(chapter_ids()) - {chapter}
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith((".", "__MACOSX")):
-            continue
-        student = _STUDENT_ID.sub("-", entry.stem if entry.is_file() else entry.name).strip("-")
-        if entry.is_file() and entry.suffix == ".ipynb" and entry.stem not in others:
-            found[student] = entry
-        elif entry.is_dir():
-            candidates = [entry / f"{chapter}.ipynb", entry / chapter / f"{chapter}.ipynb"]
-            notebooks = [p for p in candidates if p.exists()] or sorted(
-                p for p in entry.rglob("*.ipynb") if p.stem not in others and p.parent.name not in others)
-            notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
-            if len(notebooks) == 1 or (notebooks and notebooks[0] in candidates):
-                found[student] = notebooks[0]
-            elif notebooks:
-                print(f"warning: {entry.name} has {len(notebooks)} notebooks and none named {chapter}.ipynb; skipped")
-    return found
-
-
-def detect_preset(submissions: Path) -> str | None:
-    """The LMS preset that every notebook in a .zip matches, if any."""
-    if submissions.suffix != ".zip":
-        return None
-    with zipfile.ZipFile(submissions) as archive:
-        names = [n for n in archive.namelist() if n.endswith(".ipynb") and not n.startswith("__MACOSX")]
-    for preset, regexp in LMS_PRESETS.items():
-        if names and all(any(re.fullmatch(regexp, "/".join(Path(n).parts[-k:])) for k in (1, 2)) for n in names):
-            return preset
-    return None
-
-
-def collect_folders(submissions: Path, chapter: str, grading_dir: Path) -> list[str]:
-    """Copy each student's notebook to submitted/STUDENT/CHAPTER/CHAPTER.ipynb."""
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = submissions
-        if submissions.suffix == ".zip":
-            with zipfile.ZipFile(submissions) as archive:
-                archive.extractall(scratch)
-            folder = Path(scratch)
-            inner = [p for p in folder.iterdir() if not p.name.startswith("__MACOSX")]
-            if len(inner) == 1 and inner[0].is_dir():
-                folder = inner[0]
-        students = find_submissions(folder, chapter)
-        for student, notebook in students.items():
-            target = grading_dir / "submitted" / student / chapter / f"{chapter}.ipynb"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(notebook, target)
-    return sorted(students)
-
-
-def collect_lms(submissions: Path, chapter: str, grading_dir: Path, regexp: str) -> list[str]:
-    """``nbgrader zip_collect``: file names → student ids (latest attempt wins when timestamped)."""
-    archive = grading_dir / "downloaded" / chapter / "archive"
-    shutil.rmtree(archive, ignore_errors=True)
-    archive.mkdir(parents=True)
-    if submissions.is_dir():
-        shutil.copytree(submissions, archive, dirs_exist_ok=True)
-    else:
-        shutil.copyfile(submissions, archive / submissions.name)
-    before = _submitted(grading_dir, chapter)
-    result = nbgrader("zip_collect", chapter, "--force", f"--CourseCollector.named_regexp={lms_regexp(regexp)}",
-                      grading_dir=grading_dir)
-    for line in (result.stdout + result.stderr).splitlines():  # files that were not collected, and why
-        if re.search(r"Skipped|no match for|Invalid submission", line):
-            print(f"warning: {chapter}: {line.split('] ', 1)[-1]}")
-    return sorted(_submitted(grading_dir, chapter) - before) or sorted(_submitted(grading_dir, chapter))
-
-
-def _submitted(grading_dir: Path, chapter: str) -> set[str]:
-    return {p.parent.parent.name for p in (grading_dir / "submitted").glob(f"*/{chapter}/*.ipynb")}
-
-
-def collect(submissions: Path, chapter: str, grading_dir: Path, regexp: str | None = None) -> list[str]:
-    """Bring one chapter's submissions into submitted/; return the students collected."""
-    regexp = regexp or detect_preset(submissions)
-    if regexp:
-        return collect_lms(submissions, chapter, grading_dir, regexp)
-    return collect_folders(submissions, chapter, grading_dir)
 
 
 # --------------------------------------------------------------------------- grading
@@ -150,7 +64,7 @@ def grade_chapter(chapter: str, grading_dir: Path, recorded: Path | None = None)
     batch = Batch(chapter, log=grading_dir / "logs" / f"autograde-{chapter}.log")
     batch.log.parent.mkdir(exist_ok=True)
     batch.log.write_text(result.stdout + result.stderr)
-    for student in sorted(_submitted(grading_dir, chapter)):
+    for student in sorted(submitted(grading_dir, chapter)):
         if not (grading_dir / "autograded" / student / chapter / f"{chapter}.ipynb").exists():
             batch.failed.append(student)
     if result.returncode != 0 and not batch.failed:
@@ -204,20 +118,6 @@ def write_review(grading_dir: Path, rows: list[tuple[str, str, str, str]]) -> Pa
     return target
 
 
-def export(grading_dir: Path) -> Path:
-    """grades.csv for every chapter and student in the gradebook, rows sorted (reproducible)."""
-    grades_csv = grading_dir / "grades.csv"
-    nbgrader("export", f"--CsvExportPlugin.to={grades_csv}", grading_dir=grading_dir)
-    return grades_csv
-
-
-def read_scores(grades_csv: Path, chapter: str) -> dict[str, float]:
-    """student id → raw score for one chapter, from nbgrader's CSV export."""
-    with open(grades_csv, newline="") as handle:
-        return {row["student_id"]: float(row["raw_score"] or 0) for row in csv.DictReader(handle)
-                if row["assignment"] == chapter}
-
-
 def autograde_chapters(chapters: list[str], submissions: Path, grading_dir: Path | None = None,
                        regexp: str | None = None, feedback: bool = True, workers: int | None = None,
                        scheduler: str | None = None) -> list[Batch]:
@@ -244,10 +144,11 @@ def autograde_chapters(chapters: list[str], submissions: Path, grading_dir: Path
         recorded = pool.results_dir(grading_dir)
     batches = [grade_chapter(chapter, grading_dir, recorded) for chapter in chapters]
     grades_csv = export(grading_dir)
-    write_review(grading_dir, [row for batch in batches for row in review(grading_dir, batch.chapter)])
+    reviewed = {batch.chapter: review(grading_dir, batch.chapter) for batch in batches}
+    write_review(grading_dir, [row for rows in reviewed.values() for row in rows])
     for batch in batches:
         batch.scores = read_scores(grades_csv, batch.chapter)
-        batch.flagged = sorted({row[1] for row in review(grading_dir, batch.chapter)})
+        batch.flagged = sorted({row[1] for row in reviewed[batch.chapter]})
         if feedback:
             nbgrader("generate_feedback", batch.chapter, "--force", grading_dir=grading_dir, check=False)
     graded = [c for c in chapter_ids() if any((grading_dir / "autograded").glob(f"*/{c}/{c}.ipynb"))]

@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -94,7 +95,7 @@ def grade(task: Task, gradebook: bytes) -> Graded:
         graded = workspace / "autograded" / task.student / task.chapter / f"{task.chapter}.ipynb"
         notebook = graded.read_bytes() if graded.exists() else None
     return Graded(task.chapter, task.student, notebook, result.stdout + result.stderr,
-                  time.perf_counter() - started, os.uname().nodename + f":{os.getpid()}")
+                  time.perf_counter() - started, f"{os.uname().nodename}:{os.getpid()}")
 
 
 # --------------------------------------------------------------------------- on the coordinator
@@ -156,7 +157,7 @@ def store(grading_dir: Path, graded: Graded | None, chapter: str, student: str, 
     else:  # unreadable: recorded as not graded, 0 points, like a broken file serially
         notebook.write_text(f"not graded on the workers: {why or 'nbgrader could not grade it'}; see {log}\n")
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(graded.log if graded is not None else why)
+    log.write_text(f"graded on {graded.worker} in {graded.seconds:.1f} s\n{graded.log}" if graded else why)
     marker = _marker(grading_dir, chapter, student)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(_digest(submitted))
@@ -178,17 +179,22 @@ def default_workers() -> int:
     return max(1, min(cores, psutil.virtual_memory().available // budget))
 
 
+@contextmanager
 def open_client(workers: int | None = None, scheduler: str | None = None):
-    """A Dask client: on an existing cluster (``scheduler``) or on a LocalCluster of ``workers``."""
+    """A Dask client: on an existing cluster (``scheduler``) or on a LocalCluster of ``workers``
+    processes, closed (the local cluster with it) on leaving the block."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise ValueError("grading on workers needs Dask: pip install -e '.[instructor]'") from None
     if scheduler:
-        return Client(scheduler)
-    cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                           memory_limit=0)  # the sandbox limits each kernel; Dask must not kill workers
-    return Client(cluster)
+        with Client(scheduler) as client:
+            yield client
+        return
+    # one task at a time per process; the sandbox limits each kernel, so Dask must not kill workers
+    with LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                      memory_limit=0) as cluster, Client(cluster) as client:
+        yield client
 
 
 def dashboard(client) -> str | None:

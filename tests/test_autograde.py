@@ -2,10 +2,10 @@
 
 Sized to scale with the number of chapters (DEVELOPERS: CI ≤ 45 min with ten chapters):
 - per chapter, ONE batch with what depends on the chapter: the solution, the blank release,
-  course_lib's reference imported, tensors created on the wrong device (instructor.selftest.
+  course_lib's reference imported, tensors created on the wrong device (instructor.kinds.
   CHAPTER_KINDS) and every registered common mistake, packed one mistake per exercise into as few
-  submissions as the most-mistaken exercise needs (selftest.mistake_submissions);
-- once, on the template chapter, ONE batch with what tests the pipeline itself (selftest.
+  submissions as the most-mistaken exercise needs (batches.mistake_submissions);
+- once, on the template chapter, ONE batch with what tests the pipeline itself (kinds.
   PIPELINE_KINDS: timeouts, dead kernels, tampering, Colab metadata, 25 MB of prints, ...).
 Each batch is its own test class (generated below, one per chapter), hence its own xdist scope
 under `--dist loadscope`: the batches spread over the workers, each graded once by its worker.
@@ -20,9 +20,9 @@ import nbformat
 import pytest
 
 from course_lib import mistakes
-from instructor import selftest
+from instructor import batches, kinds
 from instructor.autograde import autograde_chapters
-from instructor.plugins import HideHiddenTests
+from instructor.plugins import BEGIN_HIDDEN, HideHiddenTests
 from instructor.sandbox import sandbox_problem, unsandboxed
 from tests.notebook_tools import (chapter_ids, graded_cells, hidden_lines, is_solution, load, nbgrader_meta, page_text,
                                   run_cell, run_cell_into, run_notebook_namespace)
@@ -35,15 +35,15 @@ BATCHES = CHAPTERS + [PIPELINE]
 
 
 def chapter_of(batch: str) -> str:
-    return selftest.TEMPLATE_CHAPTER if batch == PIPELINE else batch
+    return kinds.TEMPLATE_CHAPTER if batch == PIPELINE else batch
 
 
 @lru_cache(maxsize=None)
 def submissions(batch: str) -> dict:
     """student id -> Submission (mistake submissions with the score computed in-process)."""
     if batch == PIPELINE:
-        return selftest.submissions(chapter_of(batch), list(selftest.PIPELINE_KINDS))
-    built = selftest.submissions(batch, list(selftest.CHAPTER_KINDS))
+        return batches.submissions(chapter_of(batch), list(kinds.PIPELINE_KINDS))
+    built = batches.submissions(batch, list(kinds.CHAPTER_KINDS))
     for student, (submission, chosen) in mistake_batch(batch).items():
         submission.expected = sum(nbgrader_meta(c)["points"] for c, (passed, _) in in_process(batch, student) if passed)
         built[student] = submission
@@ -52,7 +52,7 @@ def submissions(batch: str) -> dict:
 
 @lru_cache(maxsize=None)
 def mistake_batch(chapter: str) -> dict:
-    return selftest.mistake_submissions(chapter)
+    return batches.mistake_submissions(chapter)
 
 
 @lru_cache(maxsize=None)
@@ -94,7 +94,7 @@ def graded(tmp_path_factory, request):
         if batch not in results:
             scratch = tmp_path_factory.mktemp(f"autograde-{batch}")
             chapter = chapter_of(batch)
-            folder = selftest.write(submissions(batch), scratch / "submissions", chapter)
+            folder = batches.write(submissions(batch), scratch / "submissions", chapter)
             results[batch] = (submissions(batch), autograde_chapters([chapter], folder, scratch / "grading")[0],
                               scratch / "grading")
         return results[batch]
@@ -116,7 +116,7 @@ class ChapterBatch:
 
     batch: str
 
-    @pytest.mark.parametrize("kind", selftest.CHAPTER_KINDS)
+    @pytest.mark.parametrize("kind", kinds.CHAPTER_KINDS)
     def test_each_kind_of_submission_gets_its_expected_score(self, graded, kind):
         built, result, _ = graded(self.batch)
         assert result.scores[kind] == built[kind].expected, f"{kind} ({built[kind].what})"
@@ -156,9 +156,9 @@ class ChapterBatch:
         chapter = self.batch
         _, _, grading_dir = graded(chapter)
         page = _feedback(grading_dir, "wrong-device", chapter)
-        failing = sum("meta" in src.split(selftest.BEGIN_HIDDEN, 1)[-1]
-                      for src in selftest.Chapter(chapter).tests.values())
-        if failing:  # a chapter without meta-device checks gives the wrong-device submission full marks
+        failing = sum(kinds.DEVICE_CHECK in kinds.called_names(src.split(BEGIN_HIDDEN, 1)[-1])
+                      for src in kinds.Chapter(chapter).tests.values())
+        if failing:  # a chapter without device checks gives the wrong-device submission full marks
             assert page.count("(in the hidden tests)") >= 1 and "device" in page
         assert page.count("(traceback hidden; the message above says what was checked)") >= failing
 
@@ -214,7 +214,7 @@ class PipelineBatch:
 
     batch = PIPELINE
 
-    @pytest.mark.parametrize("kind", selftest.PIPELINE_KINDS)
+    @pytest.mark.parametrize("kind", kinds.PIPELINE_KINDS)
     def test_each_kind_of_submission_gets_its_expected_score(self, graded, kind):
         built, result, _ = graded(self.batch)
         assert result.scores[kind] == built[kind].expected, f"{kind} ({built[kind].what})"

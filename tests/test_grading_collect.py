@@ -11,13 +11,13 @@ import zipfile
 import nbformat
 import pytest
 
-from instructor import selftest
-from instructor.autograde import detect_preset, find_submissions, main
-from instructor.collect import LMS_PRESETS, CourseCollector
+from instructor import batches, kinds
+from instructor.autograde import main
+from instructor.collect import LMS_PRESETS, CourseCollector, detect_preset, find_submissions
 from instructor.sandbox import sandbox_problem, unsandboxed
 from tests.notebook_tools import ROOT
 
-CHAPTER = selftest.TEMPLATE_CHAPTER  # the pipeline is tested on the template chapter
+CHAPTER = kinds.TEMPLATE_CHAPTER  # the pipeline is tested on the template chapter
 NOTEBOOK = f"{CHAPTER}.ipynb"
 
 
@@ -69,18 +69,18 @@ def test_instructor_workflow_from_an_lms_zip(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_CELL_TIMEOUT", "10")
     if sandbox_problem() and not unsandboxed():
         monkeypatch.setenv("COURSE_GRADING_UNSANDBOXED", "1")  # test_sandbox.py reports the missing sandbox
-    kinds = selftest.submissions(CHAPTER, ["solution", "blank", "colab"])
+    built = batches.submissions(CHAPTER, ["solution", "blank", "colab"])
     archive = tmp_path / "gradebook-export.zip"
     with zipfile.ZipFile(archive, "w") as zf:  # Blackboard naming; jdoe's second attempt is the solution
-        zf.writestr(f"{CHAPTER}_jdoe_attempt_2024-03-01-10-00-00_{NOTEBOOK}", nbformat.writes(kinds["blank"].notebook))
-        zf.writestr(f"{CHAPTER}_jdoe_attempt_2024-03-02-09-30-00_{NOTEBOOK}", nbformat.writes(kinds["solution"].notebook))
+        zf.writestr(f"{CHAPTER}_jdoe_attempt_2024-03-01-10-00-00_{NOTEBOOK}", nbformat.writes(built["blank"].notebook))
+        zf.writestr(f"{CHAPTER}_jdoe_attempt_2024-03-02-09-30-00_{NOTEBOOK}", nbformat.writes(built["solution"].notebook))
         zf.writestr(f"{CHAPTER}_asmith_attempt_2024-03-01-23-59-00_Copy of {NOTEBOOK}",
-                    nbformat.writes(kinds["colab"].notebook))
+                    nbformat.writes(built["colab"].notebook))
         zf.writestr(f"{CHAPTER}_jdoe_attempt_2024-03-02-09-30-00_notes.txt", "not a notebook")
 
     assert main(["all", str(archive), "--grading-dir", str(tmp_path / "grading")]) == 0
 
-    total = kinds["solution"].expected
+    total = built["solution"].expected
     with open(tmp_path / "grading" / "grades.csv", newline="") as handle:
         rows = {r["student_id"]: r for r in csv.DictReader(handle)}
     assert {s: float(r["raw_score"]) for s, r in rows.items()} == {"asmith": total, "jdoe": total}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from instructor import selftest
+from instructor import batches, kinds
 from instructor.autograde import autograde_chapters
 from instructor.sandbox import sandbox_problem, unsandboxed
 
@@ -35,9 +35,9 @@ def _need(condition: bool, reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def submissions(tmp_path_factory):
-    chapter = selftest.TEMPLATE_CHAPTER
+    chapter = kinds.TEMPLATE_CHAPTER
     folder = tmp_path_factory.mktemp("db-submissions")
-    return chapter, selftest.write(selftest.submissions(chapter, KINDS), folder, chapter)
+    return chapter, batches.write(batches.submissions(chapter, KINDS), folder, chapter)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def sqlite_grades(submissions, grading_env, tmp_path_factory):
 def test_grading_twice_gives_identical_grades_csv(submissions, sqlite_grades):
     chapter, folder = submissions
     grading_dir, first, grades = sqlite_grades
-    assert first.scores == {k: sub.expected for k, sub in selftest.submissions(chapter, KINDS).items()}
+    assert first.scores == {k: sub.expected for k, sub in batches.submissions(chapter, KINDS).items()}
     again = autograde_chapters([chapter], folder, grading_dir, feedback=False)[0]
     assert again.scores == first.scores
     assert (grading_dir / "grades.csv").read_bytes() == grades

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from instructor import attacks, sandbox, selftest
+from instructor import attacks, batches, kinds, sandbox
 from instructor.autograde import autograde_chapters
 from tests.notebook_tools import ROOT
 
@@ -93,12 +93,12 @@ def test_attacks_on_the_grader_gain_nothing(tmp_path, monkeypatch):
         pytest.skip(f"no grading sandbox here: {PROBLEM}")
     monkeypatch.setenv("COURSE_CELL_TIMEOUT", "10")
     monkeypatch.delenv(sandbox.UNSANDBOXED_ENV, raising=False)
-    chapter = selftest.TEMPLATE_CHAPTER
+    chapter = kinds.TEMPLATE_CHAPTER
     listener = attacks.Listener()
     planted_before = [p for p in attacks.pwned_files() if p.exists()]
     try:
         batch = attacks.sandbox_attacks(chapter, listener.port)
-        folder = selftest.write(batch, tmp_path / "submissions", chapter)
+        folder = batches.write(batch, tmp_path / "submissions", chapter)
         result = autograde_chapters([chapter], folder, tmp_path / "grading")[0]
     finally:
         listener.close()
