@@ -35,8 +35,9 @@ _NOT_IN_ID = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 
 def student_id(text: str) -> str:
-    """A student id safe as a folder name: runs of other characters become one '-'."""
-    return _NOT_IN_ID.sub("-", text).strip("-")
+    """A student id safe as a folder name: runs of other characters become one '-', no leading
+    dots ('..' is not a folder of its own); '' when nothing is left (the file is skipped)."""
+    return _NOT_IN_ID.sub("-", text).strip("-").lstrip(".-")
 
 
 def lms_regexp(name_or_regexp: str) -> str:
@@ -65,6 +66,9 @@ class CourseCollector(FileNameCollectorPlugin):
         if "student_id" not in info or "file_id" not in info:
             self.fail("the submission regexp must have (?P<student_id>...) and (?P<file_id>...) groups")
         info["student_id"] = student_id(info["student_id"])
+        if not info["student_id"]:
+            self.log.warning("no usable student id in %s", submitted_file)
+            return None
         info["file_id"] = self._notebook_name(info["file_id"])
         stamp = _DASHED_TIME.match(info.get("timestamp", ""))
         if stamp:
@@ -102,6 +106,9 @@ def find_submissions(folder: Path, chapter: str) -> dict[str, Path]:
         if entry.name.startswith((".", "__MACOSX")):
             continue
         student = student_id(entry.stem if entry.is_file() else entry.name)
+        if not student:
+            print(f"warning: {entry.name}: no usable student id; skipped")
+            continue
         if entry.is_file() and entry.suffix == ".ipynb" and entry.stem not in others:
             found[student] = entry
         elif entry.is_dir():

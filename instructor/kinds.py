@@ -62,19 +62,29 @@ class Chapter:
         """Points of the test cells above cell ``index``."""
         return sum(self.points[nbgrader_meta(c)["grade_id"]] for c in nb.cells[:index] if is_test(c))
 
-    def points_calling(self, helper: str) -> float:
-        """Points of the test cells whose code calls ``helper`` (e.g. grading.check_meta_device)."""
-        return sum(self.points[g] for g, src in self.tests.items() if helper in called_names(src))
+    def points_on_meta_device(self) -> float:
+        """Points of the test cells that run code on the meta device (see ``uses_meta_device``)."""
+        return sum(self.points[g] for g, src in self.tests.items() if uses_meta_device(src))
 
 
-def called_names(source: str) -> set[str]:
-    """Names a cell calls, ``f(...)`` or ``module.f(...)``; comments and strings do not count."""
+def uses_meta_device(source: str) -> bool:
+    """Whether a cell runs code on the meta device: it calls course_lib.grading.check_meta_device,
+    or passes the device "meta" to a call (``torch.device("meta")``, ``.to("meta")``,
+    ``device="meta"``). Read from the code's syntax tree: comments, messages and comparisons
+    that mention the word do not count."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return set()
-    return {getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-            for node in ast.walk(tree) if isinstance(node, ast.Call)} - {None}
+        return False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if (getattr(node.func, "id", None) or getattr(node.func, "attr", None)) == DEVICE_CHECK:
+            return True
+        arguments = list(node.args) + [k.value for k in node.keywords]
+        if any(isinstance(a, ast.Constant) and a.value == "meta" for a in arguments):
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- wrapping student functions
@@ -220,13 +230,13 @@ def _calls_reference(ch: Chapter) -> Submission:
 
 
 def _wrong_device(ch: Chapter) -> Submission:
-    """Every result mixed with a CPU tensor: a test cell catches it by calling
-    course_lib.grading.check_meta_device (inputs on the meta device), and only then."""
+    """Every result mixed with a CPU tensor: caught by the test cells that run the student's code
+    on the meta device (grading runs on the CPU, where a CPU tensor mixes with anything)."""
     nb = ch.solved()
     for cell in nb.cells:
         if is_solution(cell):
             wrap(cell, "cpu")
-    return Submission(nb, ch.total - ch.points_calling(DEVICE_CHECK),
+    return Submission(nb, ch.total - ch.points_on_meta_device(),
                       "results mixed with a tensor created on the CPU (caught on the meta device)")
 
 

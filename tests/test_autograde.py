@@ -156,7 +156,7 @@ class ChapterBatch:
         chapter = self.batch
         _, _, grading_dir = graded(chapter)
         page = _feedback(grading_dir, "wrong-device", chapter)
-        failing = sum(kinds.DEVICE_CHECK in kinds.called_names(src.split(BEGIN_HIDDEN, 1)[-1])
+        failing = sum(kinds.uses_meta_device(src.split(BEGIN_HIDDEN, 1)[-1])
                       for src in kinds.Chapter(chapter).tests.values())
         if failing:  # a chapter without device checks gives the wrong-device submission full marks
             assert page.count("(in the hidden tests)") >= 1 and "device" in page
