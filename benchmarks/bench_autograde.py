@@ -10,6 +10,10 @@ and on, to measure what naming mistakes costs (issue 7's budget: ≤ 20% more pe
 batch (every notebook in its own sandboxed kernel, fast mode), export grades.csv, feedback HTML.
 Seconds per submission = the batch's wall time / submissions; DESIGN §9's target is ≤ 30 s.
 ``--update-doc`` rewrites only section 3 of docs/benchmarks.md (``make bench`` writes it all).
+
+`make bench-autograde` runs this file: grading on Dask workers (benchmarks/bench_workers.py: time
+per submission for every chapter, 2 workers vs 1, per-task overhead, the class's expected wall
+time) and, with ``--serial``, the serial batch above; the part not re-measured is kept.
 """
 from __future__ import annotations
 
@@ -135,26 +139,44 @@ def autograde_markdown(run: AutogradeRun | None) -> str:
     return "\n".join(lines)
 
 
-def update_doc(run: AutogradeRun, path: Path = REPO_ROOT / "docs" / "benchmarks.md") -> None:
-    """Replace section 3 of an existing docs/benchmarks.md (or append it)."""
+def update_doc(serial: str | None, workers: str | None, path: Path = REPO_ROOT / "docs" / "benchmarks.md") -> None:
+    """Replace section 3 of docs/benchmarks.md (or append it): its serial part and its workers part
+    (bench_workers.py), each only when given, the other kept as it was."""
+    from bench_workers import HEADING
+
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     head, _, rest = text.partition(SECTION)
-    tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-    path.write_text(head.rstrip() + "\n\n" + autograde_markdown(run).rstrip() + "\n" + tail, encoding="utf-8")
+    end = rest.find("\n## ")
+    body, tail = (rest[:end], rest[end:]) if end >= 0 else (rest, "")
+    old_serial, _, old_workers = body.partition(HEADING)
+    serial = serial or (SECTION + old_serial).rstrip() + "\n"
+    workers = workers or (HEADING + old_workers if old_workers else "")
+    path.write_text(head.rstrip() + "\n\n" + serial.rstrip() + "\n\n" + workers.rstrip() + "\n" + tail, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench_workers import run as run_workers, workers_markdown
+
+    from instructor.nbgrader_cli import chapter_ids
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chapter", default=None)
-    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--chapter", default=None, help="the serial batch's chapter")
+    parser.add_argument("--students", type=int, default=20, help="submissions in the serial and the scaling batches")
+    parser.add_argument("--serial", action="store_true", help="also the serial batch, diagnosis off and on")
+    parser.add_argument("--chapters", default="all", help="chapters timed on a worker (comma-separated or all)")
+    parser.add_argument("--per-chapter", type=int, default=3, help="submissions timed per chapter")
     parser.add_argument("--update-doc", action="store_true", help="rewrite section 3 of docs/benchmarks.md")
     args = parser.parse_args(argv)
     os.environ.setdefault("COURSE_LIB_FAST", "1")
-    run = run_autograde(args.chapter, args.students, log=lambda m: print(m, file=sys.stderr, flush=True))
-    print(autograde_markdown(run))
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    serial = run_autograde(args.chapter, args.students, log=log) if args.serial else None
+    chapters = chapter_ids() if args.chapters == "all" else args.chapters.split(",")
+    pool = run_workers(chapters, args.per_chapter, args.students, log=log)
+    text = (autograde_markdown(serial) + "\n" if serial else "") + workers_markdown(pool)
+    print(text)
     if args.update_doc:
-        update_doc(run)
-    return 0 if run.as_expected else 1
+        update_doc(serial and autograde_markdown(serial), workers_markdown(pool))
+    return 0 if pool.as_expected and (serial is None or serial.as_expected) else 1
 
 
 if __name__ == "__main__":
