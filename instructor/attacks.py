@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from .kinds import Chapter, Submission, after_setup, code
+from .builders import Chapter, Submission, after_setup, code
 
 ATTACK_READ = """
     # read the instructor's solutions and run them

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import nbformat
 
-from .kinds import KINDS, Chapter, Submission
+from .builders import Chapter, Submission
+from .kinds import KINDS
 from .notebooks import defined_names, is_solution
 
 

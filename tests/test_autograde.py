@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from course_lib import mistakes
-from instructor import batches, kinds
+from instructor import batches, builders, kinds
 from instructor.autograde import autograde_chapters
 from instructor.plugins import BEGIN_HIDDEN, HideHiddenTests
 from instructor.sandbox import sandbox_problem, unsandboxed
@@ -156,7 +156,7 @@ class ChapterBatch:
         chapter = self.batch
         _, _, grading_dir = graded(chapter)
         page = _feedback(grading_dir, "wrong-device", chapter)
-        failing = sum(kinds.uses_meta_device(src.split(BEGIN_HIDDEN, 1)[-1])
+        failing = sum(builders.uses_meta_device(src.split(BEGIN_HIDDEN, 1)[-1])
                       for src in kinds.Chapter(chapter).tests.values())
         if failing:  # a chapter without device checks gives the wrong-device submission full marks
             assert page.count("(in the hidden tests)") >= 1 and "device" in page

@@ -4,7 +4,7 @@ import pytest
 
 from course_lib import mistakes
 from instructor.collect import student_id
-from instructor.kinds import uses_meta_device
+from instructor.builders import uses_meta_device
 
 
 @pytest.mark.parametrize("source,expected", [
