@@ -1,7 +1,7 @@
 """Grading on Dask workers gives what serial grading gives, loses nothing and grades nothing twice (slow).
 
 One batch of two chapters (solutions, blanks, named mistakes, adversarial kinds: a dead kernel, a
-file that is not a notebook, tampered metadata, a Colab download, ...) is graded serially and on
+file that is not a notebook, tampered metadata, test cells given demo cells' ids, ...) is graded serially and on
 two workers; grades.csv, mistakes.csv, review.csv and every feedback page must be the same.
 Then: a worker process killed mid-task (the task runs again and its grade appears once), and a
 run killed half-way and started again (only what was missing is graded).
@@ -28,9 +28,10 @@ pytest.importorskip("distributed", reason="grading on workers needs the [instruc
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = {  # chapter -> kinds (the mistake submissions are added); 14 submissions in all
-    "03_attention": ["solution", "blank", "raises", "kernel-dies", "not-a-notebook", "tampered-metadata", "colab"],
-    "02_embeddings": ["solution", "blank", "wrong-device", "calls-reference", "nan"],
+KINDS = {  # chapter -> kinds (a mistake submission is added to each); 12 submissions in all
+    "03_attention": ["solution", "blank", "raises", "kernel-dies", "not-a-notebook", "tampered-metadata",
+                     "demo-id-tests"],
+    "02_embeddings": ["solution", "blank", "wrong-device"],
 }
 
 
@@ -123,7 +124,7 @@ def _kill_a_busy_worker(client, killed: list, stop: threading.Event) -> None:
         time.sleep(0.2)
 
 
-def test_a_killed_worker_task_runs_again_and_is_graded_once(batch, serial, tmp_path_factory):
+def test_a_killed_worker_task_runs_again_and_is_graded_once(tmp_path_factory, environment):
     from dask.distributed import Client, LocalCluster
 
     folder = tmp_path_factory.mktemp("kill-submissions")
