@@ -50,7 +50,7 @@ autograde: venv  ## grade CHAPTER's SUBMISSIONS in a sandbox; grades.csv, review
 	$(PY) -m instructor.autograde $(CHAPTER) $(SUBMISSIONS) $(if $(LMS),--lms $(LMS)) $(if $(REGEX),--regex '$(REGEX)') $(WORKER_FLAGS)
 
 grading-check: venv  ## adversarial submissions with known scores, sandbox attacks included, graded on Dask workers
-	$(PY) -m instructor.selftest --sandbox $(or $(WORKER_FLAGS),--workers) $(CHAPTER)
+	$(PY) -m instructor.selftest $(CHAPTER) --sandbox $(or $(WORKER_FLAGS),--workers)
 
 bench-autograde: venv  ## autograding throughput alone -> section 3 of docs/benchmarks.md
 	$(PY) benchmarks/bench_autograde.py --update-doc
