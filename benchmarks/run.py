@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))  # the sibling modules below, however this script 
 
 from bench_attention import TimingPlan, attention_markdown, run_attention  # noqa: E402
 from bench_autograde import autograde_markdown, run_autograde  # noqa: E402
+from bench_workers import HEADING  # noqa: E402
 from bench_notebooks import TARGET_S, notebooks_markdown, results_markdown, run_notebooks  # noqa: E402
 from machine import describe_machine, exact_command, load_average, machine_markdown  # noqa: E402
 
@@ -104,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         autograde_markdown(grading),
     ])
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    previous = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+    if HEADING in previous:  # grading on workers (make bench-autograde) is kept, not re-measured here
+        kept = previous[previous.index(HEADING):]
+        report = report.rstrip() + "\n\n" + (kept[:kept.index("\n## ")] if "\n## " in kept else kept)
     args.output.write_text(report.rstrip() + "\n", encoding="utf-8")
     log(f"wrote {args.output} in {total_s:.0f} s")
     return 0
