@@ -91,7 +91,8 @@ def train_one(kind: str, distance: int, seed: int, cfg: DistanceExperimentConfig
     s = settings or ModelSettings(cfg.lr, cfg.weight_decay)
     torch.manual_seed(seed)
     model = make_model(kind, cfg.hidden_size, forget_bias=s.forget_bias)
-    acc = train_and_evaluate(model, distance, seed, cfg, device or torch.device("cpu"), s)
+    with single_cpu_thread():  # tiny models: one CPU thread is faster than two
+        acc = train_and_evaluate(model, distance, seed, cfg, device or torch.device("cpu"), s)
     return model, acc
 
 
@@ -119,10 +120,9 @@ def accuracy_vs_distance(kinds: Sequence[str] = ("rnn", "lstm", "attention"),
     results = DistanceResults(tuple(cfg.distances), tuple(cfg.seeds))
     runs = [(k, s, d) for k in kinds for s in cfg.seeds for d in cfg.distances]
     acc = {k: torch.zeros(len(cfg.seeds), len(cfg.distances)) for k in kinds}
-    with single_cpu_thread():  # tiny models: one CPU thread is faster than two
-        for kind, seed, distance in tqdm(runs, desc="training runs", disable=not progress):
-            _, a = train_one(kind, distance, seed, cfg, settings.get(kind), device)
-            acc[kind][cfg.seeds.index(seed), cfg.distances.index(distance)] = a
+    for kind, seed, distance in tqdm(runs, desc="training runs", disable=not progress):
+        _, a = train_one(kind, distance, seed, cfg, settings.get(kind), device)
+        acc[kind][cfg.seeds.index(seed), cfg.distances.index(distance)] = a
     results.accuracy = acc
     return results
 
@@ -142,10 +142,9 @@ def search_settings(kind: str, candidates: Sequence[ModelSettings], distances: S
     base = config or DistanceExperimentConfig()
     cfg = replace(base, valid_seed=base.valid_seed + 10**6)
     acc = torch.zeros(len(candidates), len(distances))
-    with single_cpu_thread():
-        for i, s in enumerate(candidates):
-            for j, d in enumerate(distances):
-                acc[i, j] = train_one(kind, d, seed, cfg, s, device)[1]
+    for i, s in enumerate(candidates):
+        for j, d in enumerate(distances):
+            acc[i, j] = train_one(kind, d, seed, cfg, s, device)[1]
     return candidates[int(acc.mean(dim=1).argmax())], acc
 
 
