@@ -63,6 +63,7 @@ c.Autograde.autograde_preprocessors = [
     GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutputSize, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
+c.GradingExecute.source_directory = os.path.join(ROOT, "solutions")  # its 'demo' cells are not run
 c.Execute.kernel_name = KERNEL_NAME
 c.Execute.timeout = TIMEOUT
 c.Execute.interrupt_on_timeout = True

@@ -48,10 +48,9 @@ class DemoCells:
         return cls(frozenset(c.get("id", "") for c in demos) - {""}, frozenset(_text(c.source) for c in demos))
 
     @classmethod
-    def of_chapter(cls, chapter: str, source_dir: Path | None = None) -> "DemoCells":
-        folder = Path(source_dir or ROOT / "solutions")
-        path = folder / chapter / f"{chapter}.ipynb"
-        if not path.exists():
+    def of_path(cls, path: Path) -> "DemoCells":
+        """The demo cells of the source notebook at ``path`` (none if it does not exist)."""
+        if not Path(path).exists():
             return cls(frozenset(), frozenset())
         return cls.of(nbformat.read(path, as_version=4))
 

@@ -15,7 +15,9 @@ Sanitising a submission (before anything runs):
 
 Running it:
 
-- :class:`GradingExecute`: a kernel that dies (memory, ``os._exit``) or ignores the interrupt
+- :class:`GradingExecute`: the cells the instructor's source tags ``demo`` are not run (decided
+  from the source by cell id or source text, never from the submission's tags; a cell with
+  nbgrader metadata always runs: see instructor/demo_cells.py). A kernel that dies (memory, ``os._exit``) or ignores the interrupt
   after a timeout fails the cell it was running and every later cell, instead of the whole
   submission; a cell's output is capped while it arrives, so printing gigabytes cannot exhaust
   the grader's memory.
@@ -43,6 +45,8 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute, LimitOutput, NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool, Integer, Unicode
 
+from .demo_cells import DemoCells
+
 EXECUTION_TAGS = frozenset({
     "skip-execution", "raises-exception", "remove-cell", "nbval-skip", "nbval-ignore-output",
     "nbval-raises-exception", "nbval-check-output", "nbval-remove-output", "skip", "nbgrader-skip",
@@ -52,6 +56,7 @@ END_HIDDEN = "### END HIDDEN TESTS"
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
 REDACTED_NOTE = "[output removed from feedback: it quoted the hidden tests]"
 SCHEMA_VERSION = 3
+DEMO_NOTE = "(a demo cell: not run while grading)\n"
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -164,15 +169,26 @@ class RestoreMissingCells(OverwriteCells):
 # --------------------------------------------------------------------------- execution
 
 class GradingExecute(Execute):
-    """nbgrader's Execute that survives a dead or unresponsive kernel and floods of output."""
+    """nbgrader's Execute that skips the source's demo cells and survives a dead or unresponsive
+    kernel and floods of output."""
 
     max_output_chars = Integer(2_000_000, help="Output kept per cell while it runs").tag(config=True)
+    source_directory = Unicode("", help="Folder of the nbgrader source notebooks: their cells tagged "
+                                        "'demo' are not run (empty: every cell runs)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._kernel_lost = ""
+        self._demos = DemoCells(frozenset(), frozenset())
+        info = (resources or {}).get("nbgrader", {})
+        if self.source_directory and info.get("assignment") and info.get("notebook"):
+            path = Path(self.source_directory) / info["assignment"] / f"{info['notebook']}.ipynb"
+            self._demos = DemoCells.of_path(path)
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
+        if self._demos.skips(cell):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=DEMO_NOTE)]
+            return cell, self.resources
         runs = cell.cell_type == "code" and cell.source.strip()
         if self._kernel_lost and runs:
             cell.outputs = [_error("KernelLost", f"not run: {self._kernel_lost}")]

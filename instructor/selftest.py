@@ -22,6 +22,7 @@ from typing import Callable
 
 import nbformat
 
+from .demo_cells import DEMO_TAG, is_tagged_demo
 from .notebooks import defined_functions, defined_names, is_solution, is_test, load, nbgrader_meta
 
 from .plugins import BEGIN_HIDDEN  # noqa: E402  (re-exported for the tests)
@@ -196,6 +197,27 @@ def _skip_tags(ch: Chapter) -> Submission:
     return Submission(nb, 0, "blank, execution-control tags on every exercise and test cell")
 
 
+def _demo_tagged(ch: Chapter) -> Submission:
+    nb = copy.deepcopy(ch.release)
+    for cell in nb.cells:
+        if is_test(cell) or is_solution(cell):
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), DEMO_TAG]
+    return Submission(nb, 0, "blank, every exercise and test cell tagged 'demo' (grading skips demo cells)")
+
+
+def _demo_ids(ch: Chapter) -> Submission:
+    nb = copy.deepcopy(ch.release)
+    demos = [c for c in nb.cells if is_tagged_demo(c)]
+    tests = [c for c in nb.cells if is_test(c)]
+    demo_ids = [c.id for c in demos]
+    for number, (demo, test) in enumerate(zip(demos, tests)):
+        test.id, demo.id = demo.id, f"moved-demo-{number}"
+    for number, test in enumerate(tests[len(demos):]):  # more tests than demos: these also lose
+        test.id = f"{demo_ids[0]}-{number}" if demo_ids else test.id  # their nbgrader metadata
+        test.metadata.pop("nbgrader", None)
+    return Submission(nb, 0, "blank, test cells given the ids of demo cells (or stripped of nbgrader metadata)")
+
+
 def _calls_reference(ch: Chapter) -> Submission:
     from course_lib.reference import REGISTRY
 
@@ -364,6 +386,8 @@ KINDS: dict[str, Callable[[Chapter], Submission]] = {
     "deleted-tests": _deleted,
     "edited-tests": _edited,
     "skip-tags": _skip_tags,
+    "demo-tagged-tests": _demo_tagged,
+    "demo-id-tests": _demo_ids,
     "calls-reference": _calls_reference,
     "wrong-device": _wrong_device,
     "colab": _colab,

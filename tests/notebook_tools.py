@@ -17,6 +17,7 @@ from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
 from instructor.notebooks import ROOT, defined_functions, defined_names, is_solution, is_test, load, nbgrader_meta  # noqa: E402,F401
 
 from instructor.nbgrader_cli import chapter_ids  # noqa: E402,F401
+from instructor.demo_cells import is_tagged_demo  # noqa: E402
 from instructor.plugins import BEGIN_HIDDEN, END_HIDDEN  # noqa: E402
 
 
@@ -59,14 +60,14 @@ def quiet() -> Iterator[None]:
 
 
 def run_notebook_namespace(nb) -> dict:
-    """Execute every code cell except the graded test cells and the cells tagged skip-execution
-    that are not solutions (e.g. 'now with your own implementation'); return the namespace."""
+    """Execute every code cell except the graded test cells, the demo cells (as grading does) and
+    the cells tagged skip-execution that are not solutions; return the namespace."""
     namespace: dict = {"__name__": "__main__"}
     cwd = os.getcwd()
     try:
         with quiet():
             for cell in nb.cells:
-                if cell.cell_type != "code" or is_test(cell):
+                if cell.cell_type != "code" or is_test(cell) or is_tagged_demo(cell):
                     continue
                 if "skip-execution" in cell.metadata.get("tags", []) and not is_solution(cell):
                     continue
