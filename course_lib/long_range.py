@@ -128,24 +128,27 @@ def accuracy_vs_distance(kinds: Sequence[str] = ("rnn", "lstm", "attention"),
 
 
 def search_settings(kind: str, candidates: Sequence[ModelSettings], distances: Sequence[int],
-                    seed: int, config: Optional[DistanceExperimentConfig] = None,
+                    seeds: Sequence[int], config: Optional[DistanceExperimentConfig] = None,
                     device: Optional[torch.device] = None) -> tuple[ModelSettings, Tensor]:
-    """A small search for one model: train each candidate at each distance with ``seed`` (use
-    one the comparison does not) and score it on validation sequences of its own (seed
+    """A small search for one model: train each candidate at each distance for each of ``seeds``
+    (use seeds the comparison does not) and score it on validation sequences of its own (seed
     cfg.valid_seed + 10**6 + d, never used by :func:`accuracy_vs_distance`); pick the best mean
-    accuracy (ties: the first candidate).
+    accuracy over seeds and distances (ties: the first candidate).
 
-    Returns (best settings, accuracy (n_candidates, n_distances)).
+    Returns (best settings, accuracy (n_candidates, n_distances), the mean over seeds).
     """
-    if not candidates:
-        raise ValueError("candidates must name at least one ModelSettings; got none")
+    if not candidates or not seeds:
+        raise ValueError(f"candidates and seeds must be non-empty; got {len(candidates)} candidates "
+                         f"and {len(seeds)} seeds")
     base = config or DistanceExperimentConfig()
     cfg = replace(base, valid_seed=base.valid_seed + 10**6)
-    acc = torch.zeros(len(candidates), len(distances))
+    acc = torch.zeros(len(candidates), len(seeds), len(distances))
     for i, s in enumerate(candidates):
-        for j, d in enumerate(distances):
-            acc[i, j] = train_one(kind, d, seed, cfg, s, device)[1]
-    return candidates[int(acc.mean(dim=1).argmax())], acc
+        for j, seed in enumerate(seeds):
+            for k, d in enumerate(distances):
+                acc[i, j, k] = train_one(kind, d, seed, cfg, s, device)[1]
+    mean = acc.mean(dim=1)  # (n_candidates, n_distances)
+    return candidates[int(mean.mean(dim=1).argmax())], mean
 
 
 def state_grad_norms(model: RecurrentClassifier, X: Tensor, y: Tensor) -> dict[str, Tensor]:

@@ -169,17 +169,19 @@ def test_search_settings_picks_the_best_mean_and_reports_every_candidate(monkeyp
 
     def fake_train_one(kind, distance, seed, cfg, settings, device):
         seen_valid_seeds.add(cfg.valid_seed)
-        return None, scores[settings.lr]
+        return None, scores[settings.lr] + (0.05 if seed == 101 else -0.05)  # mean: scores
 
     monkeypatch.setattr(LR, "train_one", fake_train_one)
     grid = [LR.ModelSettings(lr=v) for v in scores]
-    best, acc = LR.search_settings("rnn", grid, (3, 5), seed=100, config=DistanceExperimentConfig())
+    best, acc = LR.search_settings("rnn", grid, (3, 5), seeds=(100, 101), config=DistanceExperimentConfig())
     assert best.lr == 0.2 and acc.shape == (3, 2)
     torch.testing.assert_close(acc[:, 0], torch.tensor([0.6, 0.9, 0.7]))
     assert seen_valid_seeds == {DistanceExperimentConfig().valid_seed + 10**6}, \
         "the search must not score on the comparison's validation sequences"
     with pytest.raises(ValueError, match="candidates"):
-        LR.search_settings("rnn", [], (3,), seed=0)
+        LR.search_settings("rnn", [], (3,), seeds=(0,))
+    with pytest.raises(ValueError, match="seeds"):
+        LR.search_settings("rnn", grid, (3,), seeds=())
 
 
 def _oracle_state_grads(model, X, y):
