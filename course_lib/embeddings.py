@@ -250,8 +250,15 @@ def spanish_word_roles(fine: bool = False) -> dict[str, str]:
 
 
 def pca_2d(x: Tensor) -> Tensor:
-    """Project rows of x (n, d) on their two principal directions: (n, 2)."""
+    """Project rows of x (n, d) on their two principal directions: (n, 2).
+
+    A principal direction is defined up to its sign, and LAPACK builds differ in the sign they
+    return. Convention (scikit-learn's ``svd_flip``): each column of the result is flipped so
+    that its entry of largest absolute value is positive, so pca_2d(x) == pca_2d(-x).
+    """
     _check_matrix("x", x)
     centred = x - x.mean(dim=0, keepdim=True)  # (n, d)
     _, _, Vh = torch.linalg.svd(centred, full_matrices=False)  # Vh: (min(n, d), d)
-    return centred @ Vh[:2].T  # (n, 2)
+    points = centred @ Vh[:2].T  # (n, 2)
+    largest = points.gather(0, points.abs().argmax(dim=0, keepdim=True))  # (1, 2)
+    return points * torch.where(largest < 0, -1.0, 1.0)  # (n, 2): largest |entry| positive

@@ -182,6 +182,7 @@ class RecurrentClassifierConfig:
     hidden_size: int = 32  # recurrent state width H
     n_classes: int = 2  # output classes
     cell: str = "rnn"  # "rnn" (Elman, tanh) or "lstm"
+    forget_bias: Optional[float] = None  # LSTM only: initial forget-gate bias (None: torch's init)
 
 
 class RecurrentClassifier(nn.Module):
@@ -200,6 +201,13 @@ class RecurrentClassifier(nn.Module):
         recurrent = nn.RNN if config.cell == "rnn" else nn.LSTM
         self.rnn = recurrent(config.d_embed, config.hidden_size, batch_first=True)
         self.head = nn.Linear(config.hidden_size, config.n_classes)
+        if config.forget_bias is not None:
+            if config.cell != "lstm":
+                raise ValueError(f"forget_bias applies to cell='lstm' only; got cell={config.cell!r}")
+            H = config.hidden_size
+            with torch.no_grad():  # gates are stacked (i, f, g, o): rows H … 2H are the forget gate
+                self.rnn.bias_ih_l0[H:2 * H].fill_(config.forget_bias)
+                self.rnn.bias_hh_l0[H:2 * H].zero_()  # σ(f) starts near σ(forget_bias) for every unit
 
     def forward(self, x: Tensor) -> Tensor:
         out, _ = self.rnn(self.embed(x))  # (B, T, H)

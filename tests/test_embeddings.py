@@ -121,6 +121,19 @@ def test_pca_2d_keeps_the_main_direction():
     torch.testing.assert_close(p[:, 0].abs(), torch.tensor([10.0, 0.0, 10.0]), atol=1e-3, rtol=0)
 
 
+def test_pca_2d_fixes_the_sign_of_each_direction():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 5, generator=g) * torch.tensor([5.0, 3.0, 1.0, 0.5, 0.2])  # distinct variances
+    p = E.pca_2d(x)
+    for col in range(2):  # the entry of largest magnitude in each column is positive
+        assert p[p[:, col].abs().argmax(), col] > 0
+    torch.testing.assert_close(E.pca_2d(-x), p, atol=1e-5, rtol=0)  # x and −x: same picture
+    centred = x - x.mean(0)
+    eigvals, eigvecs = torch.linalg.eigh(centred.T @ centred)  # oracle: covariance eigenvectors
+    oracle = centred @ eigvecs[:, [-1, -2]]  # (12, 2), the two largest eigenvalues
+    torch.testing.assert_close(p.abs(), oracle.abs(), atol=1e-4, rtol=0)
+
+
 def test_spanish_word_roles_cover_the_lexicon():
     coarse, fine = E.spanish_word_roles(), E.spanish_word_roles(fine=True)
     assert coarse.keys() == fine.keys()

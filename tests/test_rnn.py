@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from course_lib import rnn as R
+from course_lib import long_range as LR
 from course_lib.long_range import DistanceExperimentConfig, accuracy_vs_distance, make_model
 
 TOL = dict(atol=1e-5, rtol=1e-5)
@@ -139,6 +140,84 @@ def test_accuracy_vs_distance_is_deterministic_and_shaped():
     for kind in a.accuracy:
         assert torch.equal(a.accuracy[kind], b.accuracy[kind])
         assert ((a.accuracy[kind] >= 0) & (a.accuracy[kind] <= 1)).all()
+
+
+def test_forget_bias_sets_the_lstm_forget_gate_only():
+    model = make_model("lstm", 6, forget_bias=3.0)
+    b = model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0  # (4H,): gates (i, f, g, o)
+    torch.testing.assert_close(b[6:12], torch.full((6,), 3.0))
+    assert b[:6].abs().max() < 1 and b[12:].abs().max() < 1  # the other gates keep torch's init
+    with pytest.raises(ValueError, match="forget_bias"):
+        make_model("rnn", 6, forget_bias=1.0)
+    with pytest.raises(ValueError, match="forget_bias"):
+        make_model("attention", 6, forget_bias=1.0)
+
+
+def test_model_settings_change_what_is_trained():
+    cfg = DistanceExperimentConfig(steps=3, batch_size=4, n_valid=8, hidden_size=4)
+    m_default, _ = LR.train_one("lstm", 3, 0, cfg)
+    m_same, _ = LR.train_one("lstm", 3, 0, cfg, LR.ModelSettings(cfg.lr, cfg.weight_decay))
+    m_lr, _ = LR.train_one("lstm", 3, 0, cfg, LR.ModelSettings(lr=1e-4))
+    w = [m.rnn.weight_hh_l0 for m in (m_default, m_same, m_lr)]
+    assert torch.equal(w[0], w[1]), "no settings = the config's lr and decay"
+    assert not torch.allclose(w[0], w[2]), "a model's own learning rate must be used"
+
+
+def test_search_settings_picks_the_best_mean_and_reports_every_candidate(monkeypatch):
+    scores = {0.1: 0.6, 0.2: 0.9, 0.3: 0.7}  # accuracy by learning rate, same at every distance
+    seen_valid_seeds = set()
+
+    def fake_train_one(kind, distance, seed, cfg, settings, device):
+        seen_valid_seeds.add(cfg.valid_seed)
+        return None, scores[settings.lr] + (0.05 if seed == 101 else -0.05)  # mean: scores
+
+    monkeypatch.setattr(LR, "train_one", fake_train_one)
+    grid = [LR.ModelSettings(lr=v) for v in scores]
+    best, acc = LR.search_settings("rnn", grid, (3, 5), seeds=(100, 101), config=DistanceExperimentConfig())
+    assert best.lr == 0.2 and acc.shape == (3, 2)
+    torch.testing.assert_close(acc[:, 0], torch.tensor([0.6, 0.9, 0.7]))
+    assert seen_valid_seeds == {DistanceExperimentConfig().valid_seed + 10**6}, \
+        "the search must not score on the comparison's validation sequences"
+    with pytest.raises(ValueError, match="candidates"):
+        LR.search_settings("rnn", [], (3,), seeds=(0,))
+    with pytest.raises(ValueError, match="seeds"):
+        LR.search_settings("rnn", grid, (3,), seeds=())
+
+
+def _oracle_state_grads(model, X, y):
+    """Autograd through torch's own cells (nn.RNNCell / nn.LSTMCell), unrolled by hand."""
+    r, H = model.rnn, model.config.hidden_size
+    lstm = model.config.cell == "lstm"
+    cell = (nn.LSTMCell if lstm else nn.RNNCell)(r.input_size, H)
+    cell.load_state_dict({k.removesuffix("_l0"): v for k, v in r.state_dict().items()})
+    x = model.embed(X).detach().transpose(0, 1)  # (T, B, D)
+    h = torch.zeros(X.shape[0], H, requires_grad=True)
+    c = torch.zeros(X.shape[0], H, requires_grad=True)
+    hs, cs = [], []
+    for t in range(x.shape[0]):
+        if lstm:
+            h, c = cell(x[t], (h, c))
+            cs.append(c)
+        else:
+            h = cell(x[t], h)
+        hs.append(h)
+    loss = nn.functional.cross_entropy(model.head(h), y, reduction="sum")
+    grads = torch.autograd.grad(loss, hs + cs)
+    norms = torch.stack([g.norm(dim=-1) for g in grads]).detach()
+    T = x.shape[0]
+    return {"h": norms[:T], "c": norms[T:]} if lstm else {"h": norms}
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_state_grad_norms_match_autograd_through_torch_cells(kind):
+    torch.manual_seed(0)
+    model = _randomised(make_model(kind, 5), seed=3)
+    X, y = torch.randint(0, 10, (4, 9)), torch.tensor([0, 1, 1, 0])  # (B, T), (B,)
+    got, oracle = LR.state_grad_norms(model, X, y), _oracle_state_grads(model, X, y)
+    assert got.keys() == oracle.keys()
+    for state in got:
+        assert got[state].shape == (9, 4)
+        torch.testing.assert_close(got[state], oracle[state], atol=1e-5, rtol=1e-4)
 
 
 def test_time_per_sequence_is_positive():
