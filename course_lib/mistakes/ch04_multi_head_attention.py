@@ -2,6 +2,7 @@
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import Catalogue
@@ -77,10 +78,13 @@ class _WrongMHA(nn.Module):
 
     scale_by_d_model = softmax_over_queries = skip_out_proj = swap_qk = view_heads_first = False
     mask_flipped = mask_after_softmax = average_weights = mask_no_head_axis = kv_from_query = False
+    value_from_query = dropout_in_eval = dropout_ignored = weights_after_dropout = False
+    dropout_on_output = dropout_not_rescaled = False
 
     def __init__(self, d_model, n_heads, bias=True, dropout=0.0, use_sdpa=False):
         super().__init__()
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
+        self.dropout = dropout
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -92,9 +96,17 @@ class _WrongMHA(nn.Module):
             return x.view(B, self.n_heads, T, self.d_head)
         return x.view(B, T, self.n_heads, self.d_head).transpose(1, 2)
 
+    def _drop(self, weights):
+        """Dropout on the weights (training only), or one of the dropout mistakes."""
+        if self.dropout_ignored or self.dropout_on_output:
+            return weights
+        if self.dropout_not_rescaled:
+            return weights * (torch.rand_like(weights) >= self.dropout) if self.training else weights
+        return F.dropout(weights, self.dropout, training=self.training or self.dropout_in_eval)
+
     def forward(self, query, key=None, value=None, mask=None, need_weights=False):
         key = query if key is None or self.kv_from_query else key
-        value = key if value is None or self.kv_from_query else value
+        value = (query if self.value_from_query else key) if value is None or self.kv_from_query else value
         B, L, C = query.shape
         q_proj, k_proj = (self.k_proj, self.q_proj) if self.swap_qk else (self.q_proj, self.k_proj)
         q, k, v = self._split(q_proj(query)), self._split(k_proj(key)), self._split(self.v_proj(value))
@@ -108,8 +120,13 @@ class _WrongMHA(nn.Module):
         if mask is not None and self.mask_after_softmax:
             weights = weights * mask
         weights = torch.nan_to_num(weights)
-        out = (weights @ v).transpose(1, 2).reshape(B, L, C)
+        dropped = self._drop(weights)
+        if self.weights_after_dropout:
+            weights = dropped
+        out = (dropped @ v).transpose(1, 2).reshape(B, L, C)
         out = out if self.skip_out_proj else self.out_proj(out)
+        if self.dropout_on_output:
+            out = F.dropout(out, self.dropout, self.training)
         if self.average_weights:
             weights = weights.mean(dim=1)
         return (out, weights) if need_weights else out
@@ -141,6 +158,11 @@ _mha_mistake("cross-kv-from-query", "test_mha_forward",
              "Keys and values always come from the query, so cross-attention ignores key and value.",
              "Use key and value when they are given; default to the query only when they are None.",
              kv_from_query=True)
+_mha_mistake("value-defaults-to-query", "test_mha_forward",
+             "With a key given and no value, your value falls back to the query; it must fall back "
+             "to the key (value defaults to key, key defaults to query).",
+             "value = key if value is None else value, after key = query if key is None else key.",
+             value_from_query=True)
 _mha_mistake("mask-convention-flipped", "test_mha_masks_and_weights",
              "You block where the mask is True; in this course (and SDPA) True means 'may attend' — "
              "the opposite of nn.MultiheadAttention's boolean masks.",
@@ -156,6 +178,35 @@ _mha_mistake("mask-missing-head-axis", "test_mha_masks_and_weights",
              "A (B, L, S) or (B, 1, S) mask broadcast against (B, h, L, S) scores lines the batch axis "
              "up with the head axis.",
              "Insert the head axis first: mask[:, None] has shape (B, 1, L, S).", mask_no_head_axis=True)
+
+_mha_mistake("dropout-in-eval", "test_mha_masks_and_weights",
+             "Your dropout also runs in eval mode: F.dropout(w, p) drops by default (training=True).",
+             "Pass the module's mode: F.dropout(weights, self.dropout, training=self.training), "
+             "or use an nn.Dropout submodule.", dropout_in_eval=True)
+_mha_mistake("dropout-ignored", "test_mha_masks_and_weights",
+             "Your layer ignores its dropout argument: in training the attention weights are never dropped.",
+             "Apply F.dropout(weights, self.dropout, self.training) to the weights before weights @ v.",
+             dropout_ignored=True)
+_mha_mistake("weights-after-dropout", "test_mha_masks_and_weights",
+             "need_weights returns the weights after dropout; the layer documents the softmax weights "
+             "before dropout (each row sums to 1).",
+             "Keep the softmax output for need_weights and use a dropped copy for weights @ v.",
+             weights_after_dropout=True)
+_mha_mistake("dropout-on-output", "test_mha_masks_and_weights",
+             "You drop entries of the layer's output; the dropout of this layer acts on the attention "
+             "weights, before they multiply the values.",
+             "dropped = F.dropout(weights, self.dropout, self.training); out = out_proj(merge(dropped @ v)).",
+             dropout_on_output=True)
+
+
+# A hand-made mask without the 1/(1 − p) rescaling draws its own random numbers, so a replay
+# cannot reproduce the student's mask: the test's message (a scaling hint) says what is wrong.
+_WrongMHA_no_rescale = type("MHA_dropout_not_rescaled", (_WrongMHA,), {"dropout_not_rescaled": True})
+mistake("dropout-not-rescaled", cell="test_mha_masks_and_weights", replaces="MultiHeadAttention",
+        explanation="Your dropout zeroes weights but does not divide the kept ones by 1 − p, so the "
+                    "expected output in training differs from the output in eval mode.",
+        hint="Use F.dropout (it rescales by 1/(1 − p)) instead of a hand-made mask.",
+        named=False)(_WrongMHA_no_rescale)
 
 
 # --- cost -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import Catalogue
@@ -154,9 +155,10 @@ class PEAsParameter(nn.Module):
     def __init__(self, d_model, max_len=512, dropout=0.0):
         super().__init__()
         self.pe = nn.Parameter(_pe(max_len, d_model))
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        return x + self.pe[: x.shape[1]]
+        return self.drop(x + self.pe[: x.shape[1]])
 
 
 @mistake("pe-plain-attribute", cell="test_sinusoidal_module", replaces="SinusoidalPositionalEncoding",
@@ -167,9 +169,10 @@ class PEPlainAttribute(nn.Module):
     def __init__(self, d_model, max_len=512, dropout=0.0):
         super().__init__()
         self.pe = _pe(max_len, d_model)
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        return x + self.pe[: x.shape[1]].to(x.device)
+        return self.drop(x + self.pe[: x.shape[1]].to(x.device))
 
 
 @mistake("pe-multiplied", cell="test_sinusoidal_module", replaces="SinusoidalPositionalEncoding",
@@ -179,9 +182,10 @@ class PEMultiplied(nn.Module):
     def __init__(self, d_model, max_len=512, dropout=0.0):
         super().__init__()
         self.register_buffer("pe", _pe(max_len, d_model))
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        return x * self.pe[: x.shape[1]]
+        return self.drop(x * self.pe[: x.shape[1]])
 
 
 @mistake("pe-scales-embeddings", cell="test_sinusoidal_module", replaces="SinusoidalPositionalEncoding",
@@ -192,9 +196,62 @@ class PEScaled(nn.Module):
     def __init__(self, d_model, max_len=512, dropout=0.0):
         super().__init__()
         self.register_buffer("pe", _pe(max_len, d_model))
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        return x * math.sqrt(x.shape[-1]) + self.pe[: x.shape[1]]
+        return self.drop(x * math.sqrt(x.shape[-1]) + self.pe[: x.shape[1]])
+
+
+@mistake("pe-dropout-ignored", cell="test_sinusoidal_module", replaces="SinusoidalPositionalEncoding",
+         explanation="Your module ignores its dropout argument: in training nothing is dropped.",
+         hint="self.drop = nn.Dropout(dropout) in __init__; return self.drop(x + self.pe[:T]).")
+class PEDropoutIgnored(nn.Module):
+    def __init__(self, d_model, max_len=512, dropout=0.0):
+        super().__init__()
+        self.register_buffer("pe", _pe(max_len, d_model))
+
+    def forward(self, x):
+        return x + self.pe[: x.shape[1]]
+
+
+@mistake("pe-dropout-before-adding", cell="test_sinusoidal_module", replaces="SinusoidalPositionalEncoding",
+         explanation="You drop entries of the embeddings and then add the table; the dropout acts on the "
+                     "sum x + PE.",
+         hint="return self.drop(x + self.pe[:T]).")
+class PEDropoutBeforeAdding(nn.Module):
+    def __init__(self, d_model, max_len=512, dropout=0.0):
+        super().__init__()
+        self.register_buffer("pe", _pe(max_len, d_model))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.drop(x) + self.pe[: x.shape[1]]
+
+
+@mistake("pe-dropout-in-eval", cell="test_sinusoidal_module", replaces="SinusoidalPositionalEncoding",
+         explanation="Your dropout also runs in eval mode: F.dropout(t, p) drops by default (training=True).",
+         hint="Use an nn.Dropout submodule, or F.dropout(t, p, training=self.training).")
+class PEDropoutInEval(nn.Module):
+    def __init__(self, d_model, max_len=512, dropout=0.0):
+        super().__init__()
+        self.register_buffer("pe", _pe(max_len, d_model))
+        self.p = dropout
+
+    def forward(self, x):
+        return F.dropout(x + self.pe[: x.shape[1]], self.p)
+
+
+@mistake("pe-max-len-5000", cell="test_sinusoidal_module", replaces="SinusoidalPositionalEncoding",
+         explanation="Your max_len defaults to 5000 (PyTorch's tutorial); this module's default is 512.",
+         hint="def __init__(self, d_model, max_len=512, dropout=0.0).")
+class PEMaxLen5000(nn.Module):
+    def __init__(self, d_model, max_len=5000, dropout=0.0):
+        super().__init__()
+        self.register_buffer("pe", _pe(max_len, d_model))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.drop(x + self.pe[: x.shape[1]])
 
 
 # --- offset_rotation --------------------------------------------------------------------------
