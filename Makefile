@@ -40,7 +40,7 @@ release: venv  ## solutions/ -> chapters/ with nbgrader, normalised
 # The student's JupyterLab: nbgrader's instructor tools and the news pop-up are off, Validate stays
 # (jupyter-config/README.md). `make lab-instructor` is JupyterLab with everything nbgrader installs.
 lab: venv  ## JupyterLab on the student notebooks, as a student sees it
-	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-config/student $(BIN)/jupyter lab chapters/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	cd chapters && JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-config/student $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lab-instructor: venv  ## JupyterLab on the repository with nbgrader's instructor tools (Formgrader, Create Assignment)
 	$(BIN)/jupyter lab . $(if $(filter 0,$(shell id -u)),--allow-root)

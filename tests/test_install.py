@@ -60,7 +60,8 @@ def test_make_venv_installs_dev_and_make_lab_uses_the_student_config():
     makefile = (ROOT / "Makefile").read_text()
     assert '-e ".[dev]"' in makefile, "CI needs the dev extra"
     lab = re.search(r"^lab: .*\n((?:\t.*\n)+)", makefile, re.M).group(1)
-    assert "JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-config/student" in lab and "jupyter lab chapters/" in lab
+    # started in chapters/: Validate reads jupyter-config/student/nbgrader_config.py, not the grading set-up
+    assert "cd chapters && JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-config/student $(BIN)/jupyter lab" in lab
 
 
 def test_student_config_turns_off_instructor_tools_and_news_but_keeps_validate():
@@ -73,3 +74,5 @@ def test_student_config_turns_off_instructor_tools_and_news_but_keeps_validate()
     assert extensions["nbgrader.server_extensions.validate_assignment"] is True
     assert extensions["nbgrader.server_extensions.formgrader"] is False
     assert server["LabApp"]["news_url"] is None
+    validate = (STUDENT_CONFIG / "nbgrader_config.py").read_text()
+    assert 'c.Execute.skip_cells_with_tag = "demo"' in validate, "Validate must run the skip-execution test cells"
