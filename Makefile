@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: venv test test-fast book book-fast release lab autograde grading-check bench bench-autograde clean
+.PHONY: venv test test-fast book book-fast release lab lab-instructor autograde grading-check bench bench-autograde clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,13 @@ book-fast: venv  ## the website with demos in fast mode (what CI builds), in _bu
 release: venv  ## solutions/ -> chapters/ with nbgrader, normalised
 	$(PY) -m instructor.release
 
-lab: venv  ## JupyterLab on the student notebooks
-	$(BIN)/jupyter lab chapters/ $(if $(filter 0,$(shell id -u)),--allow-root)
+# The student's JupyterLab: nbgrader's instructor tools and the news pop-up are off, Validate stays
+# (jupyter-config/README.md). `make lab-instructor` is JupyterLab with everything nbgrader installs.
+lab: venv  ## JupyterLab on the student notebooks, as a student sees it
+	cd chapters && JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-config/student $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab-instructor: venv  ## JupyterLab on the repository with nbgrader's instructor tools (Formgrader, Create Assignment)
+	$(BIN)/jupyter lab . $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Grading on Dask workers: WORKERS=N (a local cluster; WORKERS=auto: the cores, bounded by memory)
 # or SCHEDULER=tcp://HOST:8786 (an existing cluster, book/instructors.md). Neither: one process.

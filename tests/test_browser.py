@@ -5,10 +5,16 @@ On every page: the math is typeset by MathJax (no formula left as raw TeX, no Ma
 image has loaded, the console shows no error, nothing was requested from another host, and no
 solution or hidden test is in the page. Every same-origin link answers 200 and every #fragment
 exists. Screenshots of the welcome page and of each chapter go to test-artifacts/screenshots/.
+
+Accessibility: axe-core (axe-playwright-python) finds no serious or critical violation on any page,
+and no moderate one except the theme's furniture listed in THEME_FURNITURE with the reason; a page
+has one search box and no empty header bar; every figure of an enabled chapter
+(FIGURE_ALT_CHAPTERS) has an alt text that describes it (not its file path).
 """
 from __future__ import annotations
 
 import os
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -29,6 +35,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHAPTERS = chapter_ids()
+
+# axe-core violations we cannot fix in our sources: {rule id: (CSS selector fragment, reason)}.
+THEME_FURNITURE: dict[str, tuple[str, str]] = {}
+BLOCKING = {"serious", "critical"}
+# Chapters whose figures must all carry a description (cell metadata mystnb.image.alt). The chapter
+# helpers are writing them; the lead adds each chapter here after merging its descriptions.
+FIGURE_ALT_CHAPTERS: list[str] = []
 
 WAIT_FOR_IMAGES = """async () => {
   const images = Array.from(document.images);
@@ -59,7 +72,34 @@ INSPECT = """() => ({
   links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
   ids: Array.from(document.querySelectorAll("[id]")).map(e => e.id),
   text: document.documentElement.textContent,
+  figures: Array.from(document.querySelectorAll(".cell_output img")).map(i => i.getAttribute("alt")),
+  pageImages: Array.from(document.querySelectorAll(".bd-article img")).map(i => ({src: i.getAttribute("src"),
+                                                                                   alt: i.getAttribute("alt")})),
+  searchFields: Array.from(document.querySelectorAll(".search-button-field, .bd-search input, input[type=search]"))
+                     .filter(e => e.getBoundingClientRect().width > 0 && getComputedStyle(e).visibility !== "hidden")
+                     .length,
+  headerBars: Array.from(document.querySelectorAll("header.bd-header, #pst-header"))
+                   .filter(e => e.getBoundingClientRect().height > 0).length,
 })"""
+
+
+def undescribed(alts: list) -> list:
+    """The alt texts that do not describe a figure: missing, empty, a file path or a file name."""
+    def describes(alt) -> bool:
+        alt = (alt or "").strip()
+        return (len(alt.split()) >= 3 and "_images/" not in alt and "/" not in alt.split()[0]
+                and not re.search(r"\.(png|svg|jpe?g|gif)$", alt, re.I))
+    return [alt for alt in alts if not describes(alt)]
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations on the open page: [{id, impact, help, targets}]."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    response = Axe().run(page).response
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "targets": [" ".join(map(str, node["target"])) for node in v["nodes"]]}
+            for v in response["violations"]]
 
 
 def _require_browser() -> None:
@@ -70,6 +110,10 @@ def _require_browser() -> None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         missing.append("the playwright package (`make venv` installs the dev extras)")
+    try:
+        import axe_playwright_python  # noqa: F401
+    except ImportError:
+        missing.append("the axe-playwright-python package (`make venv` installs the dev extras)")
     if missing:
         message = "the browser test needs " + " and ".join(missing)
         if os.environ.get("CI"):
@@ -132,6 +176,7 @@ def visits(site, server, tmp_path_factory) -> dict:
             page.evaluate(WAIT_FOR_IMAGES)
             page.evaluate(WAIT_FOR_MATHJAX)
             seen[name] = page.evaluate(INSPECT) | {"errors": errors, "outside": list(outside), "url": page.url}
+            seen[name]["axe"] = axe_violations(page)
             if name in shoot:
                 page.screenshot(path=SCREENSHOTS / f"{shoot[name]}.png")
                 page.screenshot(path=SCREENSHOTS / f"{shoot[name]}-full.png", full_page=True)
@@ -214,3 +259,53 @@ def test_screenshots_are_saved(visits):
         for suffix in ["", "-full"]:
             shot = SCREENSHOTS / f"{name}{suffix}.png"
             assert shot.exists() and shot.stat().st_size > 10_000, f"no screenshot {shot}"
+
+
+def _blocking(violation: dict) -> list[str]:
+    """The violation's elements that are not listed theme furniture."""
+    allowed = THEME_FURNITURE.get(violation["id"])
+    return [t for t in violation["targets"] if not (allowed and allowed[0] in t)]
+
+
+def test_axe_finds_no_serious_or_critical_violation(visits):
+    report = {name: [(v["id"], v["impact"], len(v["targets"])) for v in seen["axe"]] for name, seen in visits.items()}
+    print("axe-core violations per page:", report)
+    for name, seen in visits.items():
+        bad = [(v["id"], v["help"], _blocking(v)[:3]) for v in seen["axe"] if v["impact"] in BLOCKING and _blocking(v)]
+        assert not bad, f"{name}: axe-core finds {bad}"
+
+
+def test_axe_moderate_violations_are_only_listed_theme_furniture(visits):
+    for name, seen in visits.items():
+        bad = [(v["id"], v["help"], _blocking(v)[:3]) for v in seen["axe"] if v["impact"] == "moderate" and _blocking(v)]
+        assert not bad, f"{name}: axe-core finds {bad}; fix it, or list theme furniture in THEME_FURNITURE"
+
+
+def test_one_search_box_and_no_empty_header_bar(visits):
+    for name, seen in visits.items():
+        if name in ("search.html", "genindex.html"):  # the search page has its own search form
+            continue
+        assert seen["searchFields"] == 1, f"{name} shows {seen['searchFields']} search boxes"
+        assert seen["headerBars"] == 0, f"{name} shows a header bar above the page"
+
+
+def test_undescribed_tells_a_description_from_a_path():
+    assert undescribed(["Attention weights of six queries over seven keys, darker is smaller.",
+                        "Training loss falls from 2.3 to 0.4 over ten epochs"]) == []
+    paths = ["../../_images/4edd0c1f.png", "_images/4edd.png", "", None, "figure.png", "plot"]
+    assert undescribed(paths) == paths
+
+
+def test_the_welcome_page_figure_is_described(visits):
+    images = visits["intro.html"]["pageImages"]
+    course_map = [i for i in images if i["src"].endswith("course-map.svg")]
+    assert course_map and not undescribed([i["alt"] for i in course_map])
+
+
+@pytest.mark.parametrize("chapter", FIGURE_ALT_CHAPTERS)
+def test_every_figure_has_a_description(visits, chapter):
+    figures = visits[f"chapters/{chapter}/{chapter}.html"]["figures"]
+    assert figures, f"{chapter} shows no figure"
+    bad = undescribed(figures)
+    assert not bad, (f"{chapter}: {len(bad)} of {len(figures)} figures have no description (cell metadata "
+                     f'"mystnb": {{"image": {{"alt": "..."}}}}): {bad[:3]}')

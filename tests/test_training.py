@@ -58,3 +58,17 @@ def test_plot_history_draws_train_and_validation():
     h = training.History([1.0, 0.5], [0.5, 0.8], [1.1, 0.6], [0.4, 0.7])
     fig = plotting.plot_history(h)
     assert [len(ax.get_lines()) for ax in fig.axes] == [2, 2]
+    for ax in fig.axes:  # told apart without colour: in greyscale and by colour-blind readers
+        train, valid = ax.get_lines()
+        assert (train.get_linestyle(), train.get_marker()) != (valid.get_linestyle(), valid.get_marker())
+        assert train.get_label() == "train" and valid.get_label() == "validation"
+
+
+def test_attention_heatmap_lightness_rises_with_the_weight():
+    """Greyscale-safe: the colour map's lightness (luma of its RGB) is monotone from 0 to the maximum."""
+    ax = plotting.plot_attention(torch.tensor([[0.0, 0.25], [0.5, 1.0]]), ["a", "b"], ["x", "y"], annotate=False)
+    image = ax.get_images()[0]
+    rgb = image.cmap(torch.linspace(0, 1, 64).numpy())[:, :3]
+    luma = rgb @ [0.299, 0.587, 0.114]
+    assert (luma[1:] > luma[:-1]).all(), f"{image.cmap.name} is not monotone in lightness"
+    assert image.get_clim() == (0.0, 1.0)

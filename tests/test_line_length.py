@@ -1,0 +1,85 @@
+"""Notebook code fits the website's code column: every code line of a solution notebook (which
+`make release` turns into the student notebook the site shows) is at most 88 characters, ruff's
+line length. As in ruff, a line whose excess is an unbreakable URL is allowed (the setup cell's
+`%pip install "course_lib @ git+https://…"`).
+
+CHAPTERS_WITHIN_LIMIT lists the chapters that comply and must stay so. The others are held to
+their present number of long lines (LONG_LINES_BUDGET) so the count can only fall; when a chapter
+reaches 0, move it into CHAPTERS_WITHIN_LIMIT and drop its budget.
+"""
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from tests.notebook_tools import chapter_ids, load
+
+LIMIT = 88
+URL = re.compile(r"\S*https?://\S+$")
+
+CHAPTERS_WITHIN_LIMIT: list[str] = []  # on main at 0e85147 no chapter complies yet (see the budget)
+# Long code lines per solution notebook on main at 0e85147 (the chapter helpers are reformatting).
+LONG_LINES_BUDGET = {
+    "01_rnn_limits": 82, "02_embeddings": 74, "03_attention": 73, "04_multi_head_attention": 104,
+    "05_positional_encoding": 97, "06_transformer": 148, "07_vision_transformer": 87,
+    "08_swin_transformer": 124, "09_clip": 92, "10_mae": 80,
+}
+
+
+def long_code_lines(nb: nbformat.NotebookNode, limit: int = LIMIT) -> list[tuple[int, str]]:
+    """(cell index, line) for every code line longer than `limit` characters, except a line whose
+    overflow is one unbreakable URL that starts within the limit."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            if len(line) <= limit:
+                continue
+            url = URL.search(line)
+            if url and url.start() < limit:
+                continue
+            found.append((index, line))
+    return found
+
+
+def _notebook(*sources: str, kind: str = "code") -> nbformat.NotebookNode:
+    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    return nbformat.v4.new_notebook(cells=[make(source) for source in sources])
+
+
+def test_long_code_lines_finds_lines_over_the_limit_and_nothing_else():
+    ok, long = "x = 1  # " + "a" * 79, "x = 1  # " + "a" * 80  # 88 and 89 characters
+    nb = _notebook("import torch\n" + ok, "y = 2\n" + long + "\nz = 3")
+    assert long_code_lines(nb) == [(1, long)]
+    assert long_code_lines(_notebook(long, kind="markdown")) == [], "prose wraps on the page; only code counts"
+
+
+def test_long_code_lines_allows_an_unbreakable_url_only():
+    pip = '    %pip install --quiet "course_lib @ git+https://github.com/built-by-hand/transformers-course"'
+    assert len(pip) > LIMIT and long_code_lines(_notebook(pip)) == []
+    after = "see('https://example.org/a/very/long/address/that/goes/on/and/on', then_this_keyword_argument=1)"
+    assert len(after) > LIMIT and long_code_lines(_notebook(after)) == [(0, after)], "code after the URL counts"
+
+
+def test_every_chapter_is_listed_once():
+    assert sorted(CHAPTERS_WITHIN_LIMIT + list(LONG_LINES_BUDGET)) == sorted(chapter_ids())
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS_WITHIN_LIMIT)
+def test_code_lines_fit_the_website(chapter):
+    long = long_code_lines(load("solutions", chapter))
+    assert not long, (f"{chapter}: {len(long)} code lines longer than {LIMIT} characters, first in cell "
+                      f"{long[0][0]}: {long[0][1]!r}")
+
+
+@pytest.mark.parametrize("chapter", sorted(LONG_LINES_BUDGET))
+def test_long_code_lines_do_not_grow(chapter):
+    long = long_code_lines(load("solutions", chapter))
+    assert len(long) <= LONG_LINES_BUDGET[chapter], (
+        f"{chapter} has {len(long)} code lines over {LIMIT} characters, more than its budget "
+        f"{LONG_LINES_BUDGET[chapter]}: keep new lines within {LIMIT}; the newest long one: {long[-1][1]!r}")
+    if not long:
+        pytest.fail(f"{chapter} now fits in {LIMIT} characters: move it to CHAPTERS_WITHIN_LIMIT")
