@@ -4,9 +4,12 @@
 - :func:`translation_loss`: teacher forcing — the decoder reads <bos> y_1 … y_{T-1} and predicts
   y_1 … y_T <eos>, cross-entropy with label smoothing, padding ignored;
 - :func:`warmup_inverse_sqrt`: the 2017 paper's schedule (linear warm-up, then ∝ 1/√step);
+  :func:`warmup_cosine` and :func:`warmup_constant`, the same warm-up with other decays;
 - :func:`train_translation`: a step-counted training loop with a progress bar;
 - :func:`translate`, :func:`evaluate_translation`: exact match and corpus BLEU (sacrebleu);
-- :func:`lookahead_table`: the −1e9 additive look-ahead mask next to the boolean one.
+- :func:`lookahead_table`: the −1e9 additive look-ahead mask next to the boolean one;
+- :func:`ffn_grad_norms`: per-layer gradient norms at initialisation (Post-LN vs Pre-LN);
+- :func:`attention_maps`: every attention layer's per-head weights for one sentence pair.
 """
 from __future__ import annotations
 
@@ -104,6 +107,19 @@ def warmup_cosine(warmup_steps: int, total_steps: int):
     return factor
 
 
+def warmup_constant(warmup_steps: int):
+    """Learning-rate factor: linear warm-up to 1, then 1 for good (no decay).
+
+    Against ``schedule="constant"`` it changes one thing only: the first ``warmup_steps`` steps.
+    """
+    if warmup_steps < 1:
+        raise ValueError(f"warmup_steps must be >= 1; got {warmup_steps}")
+
+    def factor(step: int) -> float:
+        return min(1.0, (step + 1) / warmup_steps)
+    return factor
+
+
 @dataclass
 class TrainLog:
     """What :func:`train_translation` records, one entry per step."""
@@ -123,13 +139,14 @@ def train_translation(model: nn.Module, loader, steps: int, lr: float, warmup_st
     """Adam (β = 0.9, 0.98) for exactly ``steps`` steps at peak learning rate ``lr``.
 
     schedule: "cosine" (:func:`warmup_cosine`), "inverse_sqrt" (:func:`warmup_inverse_sqrt`, the 2017
-    paper's) or "constant" (lr throughout, no warm-up). loader yields :class:`~course_lib.data.Batch` es
+    paper's), "warmup_constant" (:func:`warmup_constant`) or "constant" (lr throughout, no warm-up). loader yields :class:`~course_lib.data.Batch` es
     and is cycled as often as needed. Returns the per-step :class:`TrainLog`.
     """
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
     factors = {"cosine": lambda: warmup_cosine(warmup_steps, steps),
-               "inverse_sqrt": lambda: warmup_inverse_sqrt(warmup_steps), "constant": lambda: (lambda step: 1.0)}
+               "inverse_sqrt": lambda: warmup_inverse_sqrt(warmup_steps),
+               "warmup_constant": lambda: warmup_constant(warmup_steps), "constant": lambda: (lambda step: 1.0)}
     if schedule not in factors:
         raise ValueError(f"schedule must be one of {sorted(factors)}; got {schedule!r}")
     factor = factors[schedule]()
@@ -213,3 +230,49 @@ def lookahead_table(T: int, blocked: float = -1e9) -> tuple[Tensor, Tensor]:
     allowed = torch.ones(T, T, dtype=torch.bool).tril()  # (T, T)
     additive = torch.zeros(T, T).masked_fill(~allowed, blocked)  # (T, T)
     return allowed, additive
+
+
+def ffn_grad_norms(model: nn.Module, batch: Batch, label_smoothing: float = 0.1) -> dict[str, list[float]]:
+    """‖∂L/∂W‖ of each layer's second feed-forward matrix (ff.fc2.weight) for one batch, no update.
+
+    Xiong et al. (2020, Figure 3) read these at initialisation: with Post-LN they grow towards the
+    last layers, with Pre-LN they stay level. batch: a :class:`~course_lib.data.Batch` on the
+    model's device. Returns {"encoder": [n_encoder_layers floats], "decoder": [n_decoder_layers floats]}.
+    """
+    model.train()
+    model.zero_grad(set_to_none=True)
+    loss, _, _ = translation_loss(model, batch, label_smoothing)
+    loss.backward()
+    norms = {stack: [float(layer.ff.fc2.weight.grad.norm()) for layer in getattr(model, stack).layers]
+             for stack in ("encoder", "decoder")}
+    model.zero_grad(set_to_none=True)
+    return norms
+
+
+@torch.no_grad()
+def attention_maps(model: nn.Module, src: Tensor, tgt: Tensor) -> dict[str, Tensor]:
+    """Per-head attention weights of every attention layer while the model reads (src, tgt).
+
+    src: (B, S), tgt: (B, T) (teacher forcing). Returns, in the order the layers run,
+    "encoder k self" (B, h, S, S), "decoder k self" (B, h, T, T) and "decoder k cross" (B, h, T, S)
+    for k = 1, 2, …: each layer's inputs are attended again with ``need_weights=True``.
+    """
+    maps: dict[str, Tensor] = {}
+
+    def keep(name):
+        def hook(module, args, kwargs, output):
+            _, weights = module.forward(*args, **{**kwargs, "need_weights": True})  # no hooks again
+            maps[name] = weights
+        return hook
+
+    modules = [(f"encoder {k} self", layer.self_attn) for k, layer in enumerate(model.encoder.layers, 1)]
+    for k, layer in enumerate(model.decoder.layers, 1):
+        modules += [(f"decoder {k} self", layer.self_attn), (f"decoder {k} cross", layer.cross_attn)]
+    handles = [m.register_forward_hook(keep(name), with_kwargs=True) for name, m in modules]
+    try:
+        model.eval()
+        model(src, tgt)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return maps

@@ -257,7 +257,7 @@ class Transformer(nn.Module):
 
     @reference
     def encode(self, src: Tensor, src_mask: Tensor) -> Tensor:
-        """memory = EncoderStack(dropout(Embed(src) · √d_model + PE)), then the final norm.
+        """memory = final_norm(EncoderStack(dropout(Embed(src) · √d_model + PE))).
 
         src: (B, S) long  src_mask: bool (B, 1, S), True at real tokens.
         Returns memory (B, S, C).
@@ -270,7 +270,7 @@ class Transformer(nn.Module):
 
     @reference
     def decode(self, tgt: Tensor, memory: Tensor, src_mask: Tensor) -> Tensor:
-        """logits = generator(DecoderStack(dropout(Embed(tgt) · √d_model + PE), memory)), then the final norm.
+        """logits = generator(final_norm(DecoderStack(dropout(Embed(tgt) · √d_model + PE), memory))).
 
         tgt: (B, T) long, shifted right  memory: (B, S, C)  src_mask: bool (B, 1, S).
         Self-attention is causal (position t sees positions ≤ t); cross-attention sees the real source tokens.

@@ -11,8 +11,8 @@ from torch import nn
 
 from course_lib.data import BOS, EOS, PAD
 from course_lib.decoding import (
-    cross_attention, evaluate_translation, greedy_decode, lookahead_table, train_translation, translation_loss,
-    warmup_cosine, warmup_inverse_sqrt,
+    attention_maps, cross_attention, evaluate_translation, ffn_grad_norms, greedy_decode, lookahead_table,
+    train_translation, translation_loss, warmup_constant, warmup_cosine, warmup_inverse_sqrt,
 )
 from course_lib.data.vocab import Batch, Vocab
 from course_lib.transformer import (
@@ -225,6 +225,63 @@ def test_warmup_then_cosine_to_zero():
     assert f(109) == pytest.approx(0.0, abs=1e-12) and f(500) == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="warmup_steps < total_steps; got warmup_steps=10, total_steps=10"):
         warmup_cosine(10, 10)
+
+
+def test_warmup_then_constant():
+    f = warmup_constant(4)
+    assert [f(s) for s in range(6)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
+    assert f(10_000) == 1.0, "no decay after the warm-up"
+    with pytest.raises(ValueError, match="warmup_steps must be >= 1; got 0"):
+        warmup_constant(0)
+
+
+def test_train_translation_warmup_constant_uses_the_warmup_then_the_peak():
+    model = Transformer(TransformerConfig(src_vocab_size=8, tgt_vocab_size=8, d_model=16, n_heads=2, d_ff=32))
+    batch = Batch(torch.tensor([[1, 5, 2]]), torch.tensor([3]), torch.tensor([[1, 6, 7, 2]]), torch.tensor([4]))
+    log = train_translation(model, [batch], steps=5, lr=1e-3, warmup_steps=2, device=torch.device("cpu"),
+                            schedule="warmup_constant", progress=False)
+    assert log.lr == pytest.approx([5e-4, 1e-3, 1e-3, 1e-3, 1e-3])
+
+
+def _toy_batch():
+    src = torch.tensor([[BOS, 5, 6, 7, EOS], [BOS, 8, EOS, PAD, PAD]])  # (2, 5)
+    tgt = torch.tensor([[BOS, 4, 5, EOS], [BOS, 6, EOS, PAD]])  # (2, 4)
+    return Batch(src, torch.tensor([5, 3]), tgt, torch.tensor([4, 3]))
+
+
+def test_ffn_grad_norms_match_autograd_and_leave_no_gradient():
+    torch.manual_seed(0)
+    config = TransformerConfig(src_vocab_size=10, tgt_vocab_size=9, d_model=16, n_heads=2, d_ff=32,
+                               n_encoder_layers=3, n_decoder_layers=2)
+    model, batch = Transformer(config), _toy_batch()
+    norms = ffn_grad_norms(model, batch, label_smoothing=0.1)
+    logits = model(batch.src, batch.tgt[:, :-1])  # the oracle: cross-entropy written out, torch.autograd.grad
+    labels = batch.tgt[:, 1:]
+    logp = logits.log_softmax(-1)
+    real = labels != PAD
+    smoothed = 0.9 * -logp.gather(-1, labels[..., None])[..., 0] + 0.1 * -logp.mean(-1)
+    loss = smoothed[real].mean()
+    weights = [layer.ff.fc2.weight for layer in list(model.encoder.layers) + list(model.decoder.layers)]
+    expected = [float(g.norm()) for g in torch.autograd.grad(loss, weights)]
+    assert len(norms["encoder"]) == 3 and len(norms["decoder"]) == 2
+    assert norms["encoder"] + norms["decoder"] == pytest.approx(expected, rel=1e-4)
+    assert all(p.grad is None for p in model.parameters()), "the gradients are read, not left behind"
+
+
+def test_attention_maps_give_every_head_of_every_layer():
+    torch.manual_seed(0)
+    config = TransformerConfig(src_vocab_size=10, tgt_vocab_size=9, d_model=16, n_heads=4, d_ff=32, use_sdpa=True)
+    model, batch = Transformer(config), _toy_batch()
+    tgt = batch.tgt[:, :-1]  # (2, 3)
+    maps = attention_maps(model, batch.src, tgt)
+    assert list(maps) == ["encoder 1 self", "encoder 2 self", "decoder 1 self", "decoder 1 cross",
+                          "decoder 2 self", "decoder 2 cross"]
+    assert maps["encoder 1 self"].shape == (2, 4, 5, 5) and maps["decoder 2 cross"].shape == (2, 4, 3, 5)
+    for weights in maps.values():
+        torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
+    assert maps["decoder 1 self"].triu(1).abs().max() == 0, "the decoder's self-attention is causal"
+    assert maps["encoder 2 self"][1, :, :, 3:].abs().max() == 0, "no query attends to the source's padding"
+    torch.testing.assert_close(maps["decoder 1 cross"], cross_attention(model, batch.src, tgt, layer=0))
 
 
 def test_train_translation_rejects_unknown_schedule():

@@ -66,6 +66,20 @@ class EncoderLayerMaskIgnored(transformer.EncoderLayer):
         return _encoder_no_mask(self, x)
 
 
+@mistake("encoder-dropout-missing", cell="test_encoder_layer", replaces="EncoderLayer",
+         explanation="self.dropout1 and self.dropout2 are never applied, so the layer trains without the "
+                     "dropout its constructor was given (in eval mode nothing changes, which is why it hides).",
+         hint="Wrap each sub-layer's output before the residual sum: x + self.dropout1(self.self_attn(...)).")
+class EncoderLayerNoDropout(transformer.EncoderLayer):
+    def forward(self, x, mask=None):
+        if self.norm_first:
+            h = self.norm1(x)
+            x = x + self.self_attn(h, h, h, mask=mask)
+            return x + self.ff(self.norm2(x))
+        x = self.norm1(x + self.self_attn(x, x, x, mask=mask))
+        return self.norm2(x + self.ff(x))
+
+
 def _encoder_no_mask(layer, x):
     if layer.norm_first:
         h = layer.norm1(x)
@@ -76,9 +90,12 @@ def _encoder_no_mask(layer, x):
 
 
 # --- DecoderLayer.forward ---------------------------------------------------------------------
-def _decoder(layer, y, memory, tgt_mask, memory_mask, kv="memory", cross_mask="memory", swapped=False):
-    """A decoder layer with one thing changed: where K/V come from, which masks apply, or the norm placement."""
+def _decoder(layer, y, memory, tgt_mask, memory_mask, kv="memory", cross_mask="memory", swapped=False,
+             dropout=True):
+    """A decoder layer with one thing changed: where K/V come from, which masks apply, the norm placement
+    or the sub-layer dropouts."""
     pre = layer.norm_first != swapped
+    drop1, drop2, drop3 = (layer.dropout1, layer.dropout2, layer.dropout3) if dropout else (lambda t: t,) * 3
 
     def cross(q):
         source = memory if kv == "memory" else q
@@ -86,12 +103,12 @@ def _decoder(layer, y, memory, tgt_mask, memory_mask, kv="memory", cross_mask="m
         return layer.cross_attn(q, source, source, mask=mask if source is memory else None)
     if pre:
         h = layer.norm1(y)
-        y = y + layer.dropout1(layer.self_attn(h, h, h, mask=tgt_mask))
-        y = y + layer.dropout2(cross(layer.norm2(y)))
-        return y + layer.dropout3(layer.ff(layer.norm3(y)))
-    y = layer.norm1(y + layer.dropout1(layer.self_attn(y, y, y, mask=tgt_mask)))
-    y = layer.norm2(y + layer.dropout2(cross(y)))
-    return layer.norm3(y + layer.dropout3(layer.ff(y)))
+        y = y + drop1(layer.self_attn(h, h, h, mask=tgt_mask))
+        y = y + drop2(cross(layer.norm2(y)))
+        return y + drop3(layer.ff(layer.norm3(y)))
+    y = layer.norm1(y + drop1(layer.self_attn(y, y, y, mask=tgt_mask)))
+    y = layer.norm2(y + drop2(cross(y)))
+    return layer.norm3(y + drop3(layer.ff(y)))
 
 
 @mistake("cross-kv-from-decoder", cell="test_decoder_layer", replaces="DecoderLayer",
@@ -128,15 +145,24 @@ class DecoderLayerPrePostSwapped(transformer.DecoderLayer):
         return _decoder(self, y, memory, tgt_mask, memory_mask, swapped=True)
 
 
+@mistake("decoder-dropout-missing", cell="test_decoder_layer", replaces="DecoderLayer",
+         explanation="self.dropout1..3 are never applied, so the layer trains without the dropout its "
+                     "constructor was given (in eval mode nothing changes, which is why it hides).",
+         hint="Wrap each sub-layer's output before the residual sum: y + self.dropout2(self.cross_attn(...)).")
+class DecoderLayerNoDropout(transformer.DecoderLayer):
+    def forward(self, y, memory, tgt_mask=None, memory_mask=None):
+        return _decoder(self, y, memory, tgt_mask, memory_mask, dropout=False)
+
+
 # --- Transformer.encode / decode --------------------------------------------------------------
-def _encode(model, src, src_mask, scale=True, causal=False, final_norm=True, scale_after_pe=False):
+def _encode(model, src, src_mask, scale=True, causal=False, final_norm=True, scale_after_pe=False, dropout=True):
     d = model.config.d_model
     x = model.src_embed(src)
     if scale_after_pe:
         x = model.pos(x) * math.sqrt(d)
     else:
         x = model.pos(x * math.sqrt(d) if scale else x)
-    x = model.dropout(x)
+    x = model.dropout(x) if dropout else x
     mask = src_mask
     if causal:
         S = src.shape[1]
@@ -146,12 +172,13 @@ def _encode(model, src, src_mask, scale=True, causal=False, final_norm=True, sca
     return model.encoder.norm(x) if final_norm else x
 
 
-def _decode(model, tgt, memory, src_mask, scale=True, final_norm=True, scale_after_pe=False):
+def _decode(model, tgt, memory, src_mask, scale=True, final_norm=True, scale_after_pe=False, dropout=True,
+            mask_device=True):
     d, T = model.config.d_model, tgt.shape[1]
     y = model.tgt_embed(tgt)
     y = model.pos(y) * math.sqrt(d) if scale_after_pe else model.pos(y * math.sqrt(d) if scale else y)
-    y = model.dropout(y)
-    tgt_mask = torch.ones(T, T, dtype=torch.bool, device=tgt.device).tril()
+    y = model.dropout(y) if dropout else y
+    tgt_mask = torch.ones(T, T, dtype=torch.bool, device=tgt.device if mask_device else None).tril()
     for layer in model.decoder.layers:
         y = layer(y, memory, tgt_mask, src_mask)
     return model.generator(model.decoder.norm(y) if final_norm else y)
@@ -202,6 +229,30 @@ class TransformerNoFinalNorm(transformer.Transformer):
 
     def decode(self, tgt, memory, src_mask):
         return _decode(self, tgt, memory, src_mask, final_norm=False)
+
+
+@mistake("embedding-dropout-missing", cell="test_transformer", replaces="Transformer",
+         explanation="self.dropout is never applied to the embeddings plus positions, so the model trains "
+                     "without the dropout its config asks for (in eval mode nothing changes, which is why it hides).",
+         hint="x = self.dropout(self.pos(self.src_embed(src) * math.sqrt(d_model))); the same in decode.")
+class TransformerNoEmbeddingDropout(transformer.Transformer):
+    def encode(self, src, src_mask):
+        return _encode(self, src, src_mask, dropout=False)
+
+    def decode(self, tgt, memory, src_mask):
+        return _decode(self, tgt, memory, src_mask, dropout=False)
+
+
+@mistake("lookahead-mask-on-cpu", cell="test_transformer", replaces="Transformer",
+         explanation="decode creates the look-ahead mask on the CPU whatever device tgt is on, so the model "
+                     "fails on a GPU.",
+         hint="torch.ones(T, T, dtype=torch.bool, device=tgt.device).tril().")
+class TransformerMaskOnCPU(transformer.Transformer):
+    def encode(self, src, src_mask):
+        return _encode(self, src, src_mask)
+
+    def decode(self, tgt, memory, src_mask):
+        return _decode(self, tgt, memory, src_mask, mask_device=False)
 
 
 # --- greedy_decode ----------------------------------------------------------------------------
