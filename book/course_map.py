@@ -35,7 +35,7 @@ PREREQUISITES = [(1, 3), (2, 3), (3, 4), (3, 5), (4, 6), (5, 6), (6, 7), (7, 8),
 PARTS = [  # (caption, y of the top row, y of the bottom row, colour)
     ("Sequences and attention", 0.0, -1.15, "#dbe9f6"),
     ("The Transformer", -2.75, -3.9, "#fde6cf"),
-    ("Vision and beyond", -5.5, -6.65, "#dcefd8"),
+    ("Vision and pretraining", -5.5, -6.65, "#dcefd8"),
 ]
 BOX_W, BOX_H = 2.4, 0.72
 
