@@ -22,8 +22,10 @@ venv: $(STAMP)  ## create .venv and install course_lib with its [dev] extras
 test: venv  ## the whole suite: unit, parity, notebooks (fast mode), release, nbgrader round trips, site
 	$(PY) -m pytest -n $(JOBS) --dist loadscope --nbval-lax tests solutions
 
+# test-fast runs each solution notebook once, in-process (tests/in_process.py: every graded cell,
+# the release's stubs and the common mistakes against it); `make test` also runs them in a kernel (nbval).
 test-fast: venv  ## the quick loop: everything not marked slow
-	$(PY) -m pytest -n $(JOBS) --dist loadscope -m "not slow" --nbval-lax tests solutions
+	$(PY) -m pytest -n $(JOBS) --dist loadscope -m "not slow" tests
 
 # Each mode builds into its own folder with its own execution cache (<folder>/_build/.jupyter_cache),
 # so a rebuild re-executes only the notebooks that changed and fast outputs never reach `make book`.

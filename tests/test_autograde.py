@@ -25,8 +25,8 @@ from instructor.autograde import autograde_chapters
 from instructor.plugins import HideHiddenTests
 from instructor.report import TAG
 from instructor.sandbox import sandbox_problem, unsandboxed
-from tests.notebook_tools import (chapter_ids, graded_cells, hidden_lines, is_solution, load, nbgrader_meta, page_text,
-                                  run_cell, run_cell_into, run_notebook_namespace)
+from tests.in_process import run_graded, with_exercise_cells
+from tests.notebook_tools import chapter_ids, graded_cells, hidden_lines, load, nbgrader_meta, page_text
 
 pytestmark = pytest.mark.slow
 
@@ -57,26 +57,15 @@ def mistake_batch(chapter: str) -> dict:
 
 
 @lru_cache(maxsize=None)
-def _namespace(chapter: str) -> dict:
-    return run_notebook_namespace(load("solutions", chapter))
-
-
-@lru_cache(maxsize=None)
 def in_process(chapter: str, student: str) -> list:
     """[(graded cell, (passed, first named mistake key or None))] for a mistake submission, run in-process."""
     submission, _ = mistake_batch(chapter)[student]
-    namespace = dict(_namespace(chapter))
-    for cell in submission.notebook.cells:  # the exercise cells as submitted, mistakes appended, in order:
-        if is_solution(cell):               # a later exercise that calls an earlier one sees the mistake
-            run_cell_into(cell.source, namespace)
+    namespace = with_exercise_cells(chapter, submission.notebook.cells)  # mistakes appended, in order
     verdicts = []
     for cell in graded_cells(load("solutions", chapter)):
-        try:
-            run_cell(cell.source, namespace)
-            verdicts.append((cell, (True, None)))
-        except Exception as err:  # noqa: BLE001
-            tags = TAG.findall(str(err))
-            verdicts.append((cell, (False, ":".join(tags[0]) if tags else None)))
+        err = run_graded(cell, namespace)
+        tags = TAG.findall(str(err)) if err is not None else []
+        verdicts.append((cell, (err is None, ":".join(tags[0]) if tags else None)))
     return verdicts
 
 
