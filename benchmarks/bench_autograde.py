@@ -61,8 +61,8 @@ def _built(chapter: str) -> dict:
 def _grade_once(chapter: str, batch: dict, diagnosis: bool) -> tuple[float, float, bool, float]:
     """(batch s, pipeline s, scores as expected, other processes' cores) for one graded batch."""
     from instructor import autograde as pipeline
-    from instructor.nbgrader_cli import nbgrader
     from instructor import selftest
+    from instructor.nbgrader_cli import nbgrader
 
     os.environ["COURSE_LIB_DIAGNOSIS"] = "1" if diagnosis else "0"  # passed to the grading kernel
     total = selftest.Chapter(chapter).total

@@ -32,8 +32,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .nbgrader_cli import ROOT, chapter_ids, nbgrader
 from .collect import LMS_PRESETS, lms_regexp
+from .nbgrader_cli import ROOT, chapter_ids, nbgrader
 from .report import write_all as write_class_report
 from .sandbox import SandboxError, require_sandbox
 

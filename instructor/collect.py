@@ -19,7 +19,6 @@ from nbgrader.plugins import CsvExportPlugin
 from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 from traitlets import Unicode
 
-
 LMS_PRESETS = {
     # Blackboard, and nbgrader's documented example: ANYTHING_studentid_attempt_2024-03-01-10-22-33_NAME.ipynb
     "attempt": r"(?:.*_)?(?P<student_id>[^_/]+)_attempt_(?P<timestamp>[0-9][0-9-]+[0-9])_(?P<file_id>[^/]+)",

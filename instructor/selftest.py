@@ -23,7 +23,6 @@ from typing import Callable
 import nbformat
 
 from .notebooks import defined_functions, defined_names, is_solution, is_test, load, nbgrader_meta
-
 from .plugins import BEGIN_HIDDEN  # noqa: E402  (re-exported for the tests)
 
 
@@ -197,21 +196,14 @@ def _skip_tags(ch: Chapter) -> Submission:
 
 
 def _calls_reference(ch: Chapter) -> Submission:
-    from course_lib.reference import REGISTRY
+    from course_lib import reference
 
-    import importlib
-    import pkgutil
-
-    import course_lib
-
-    for module in pkgutil.iter_modules(course_lib.__path__):  # every @reference registers on import
-        importlib.import_module(f"course_lib.{module.name}")
+    reference.load_all()  # every @reference registers on import
     nb = ch.solved()
-    owners = {key.split(".")[1]: key.split(".")[0] for key in REGISTRY}  # "multihead.MultiHeadAttention.forward"
     for cell in nb.cells:
         if is_solution(cell):
-            names = [n for n in defined_names(cell.source) if n in owners]
-            cell.source = "\n".join(f"from course_lib.{owners[name]} import {name}" for name in names)
+            names = [n for n in defined_names(cell.source) if n in reference.names()]
+            cell.source = "\n".join(f"from course_lib.{reference.owner(name)} import {name}" for name in names)
     return Submission(nb, 0, "every exercise imports course_lib's reference implementation")
 
 

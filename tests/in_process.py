@@ -11,8 +11,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Iterable, Optional
 
-from tests.notebook_tools import graded_cells, is_solution, load, nbgrader_meta, run_cell, run_cell_into, \
-    run_notebook_namespace
+from tests.notebook_tools import (
+    graded_cells,
+    is_solution,
+    load,
+    nbgrader_meta,
+    run_cell,
+    run_cell_into,
+    run_notebook_namespace,
+)
 
 
 @lru_cache(maxsize=None)

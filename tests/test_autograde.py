@@ -45,7 +45,7 @@ def submissions(batch: str) -> dict:
     if batch == PIPELINE:
         return selftest.submissions(chapter_of(batch), list(selftest.PIPELINE_KINDS))
     built = selftest.submissions(batch, list(selftest.CHAPTER_KINDS))
-    for student, (submission, chosen) in mistake_batch(batch).items():
+    for student, (submission, _chosen) in mistake_batch(batch).items():
         submission.expected = sum(nbgrader_meta(c)["points"] for c, (passed, _) in in_process(batch, student) if passed)
         built[student] = submission
     return built

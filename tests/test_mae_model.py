@@ -14,7 +14,7 @@ def test_forward_shapes_and_mask_ratio():
     model = _model()
     imgs = torch.rand(3, 1, 8, 8)
     loss, pred, mask = model(imgs)
-    L = model.config.num_patches
+    L = model.config.n_patches
     assert loss.shape == () and pred.shape == (3, L, 16) and mask.shape == (3, L)
     assert mask.sum(1).tolist() == [L - int(L * 0.25)] * 3
 
@@ -48,7 +48,7 @@ def test_visible_patches_do_not_change_the_loss():
     removed patches gives zero loss whatever the visible ones are."""
     model = _model()
     imgs = torch.rand(2, 1, 8, 8)
-    noise = torch.rand(2, model.config.num_patches)
+    noise = torch.rand(2, model.config.n_patches)
     _, pred, mask = model(imgs, noise=noise)
     target = mae.to_patches(imgs, 4)
     perfect = torch.where(mask[..., None].bool(), target, pred + 5)

@@ -1,20 +1,15 @@
 """Graded test cells, run in-process: the solution passes, the untouched release fails, every
 registered common mistake (course_lib/mistakes/chNN_slug.py) fails, and so does calling course_lib."""
 import importlib
-import pkgutil
 import re
 from functools import lru_cache
 
 import pytest
 
-import course_lib
 from course_lib import mistakes
-from course_lib.reference import REGISTRY
+from course_lib.reference import owner
 from tests.in_process import graded_cell, release_namespace, run_graded, solution_namespace
 from tests.notebook_tools import chapter_ids, functions_under_test, graded_cells, load, nbgrader_meta, run_cell
-
-for _module in pkgutil.iter_modules(course_lib.__path__):  # every @reference registers when its module is imported
-    importlib.import_module(f"course_lib.{_module.name}")
 
 
 @lru_cache(maxsize=None)
@@ -72,9 +67,8 @@ class ChapterCells:
         chapter = self.chapter
         cell = graded_cell(chapter, grade_id)
         namespace = solution_namespace(chapter)
-        owners = {key.split(".")[1]: key.split(".")[0] for key in REGISTRY}  # a function, or a class's method
         for name in functions_under_test(load("solutions", chapter), cell):
-            reference = getattr(importlib.import_module(f"course_lib.{owners[name]}"), name)
+            reference = getattr(importlib.import_module(f"course_lib.{owner(name)}"), name)
             student = reference if isinstance(reference, type) else \
                 (lambda *a, _r=reference, **k: _r(*a, **k))
             with pytest.raises(Exception, match="reference"):
