@@ -14,9 +14,9 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from contention import QUIET_CORES, CpuMeter, wait_for_quiet
 from torch.utils.benchmark import Measurement, Timer
 
-from contention import QUIET_CORES, CpuMeter, wait_for_quiet
 from course_lib.attention import causal_mask, scaled_dot_product_attention
 
 TARGET_RATIO = 2.0  # DESIGN §9: course attention within 2x of F.scaled_dot_product_attention

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-
 from contention import QUIET_CORES, CpuMeter, wait_for_quiet
+from nbclient import NotebookClient
 
 from course_lib.results import RESULTS_ENV, Result, read_results
 

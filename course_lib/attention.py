@@ -103,7 +103,8 @@ def attention_weights(q: Tensor, k: Tensor, mask: Optional[Tensor] = None) -> Te
     weights = torch.softmax(scores, dim=-1)
     if mask is not None and mask.dtype == torch.bool:
         nothing_allowed = ~mask.any(dim=-1, keepdim=True)  # (..., L, 1), as small as the mask
-        if nothing_allowed.any():  # softmax of an all -inf row is NaN; torch returns zeros
+        # softmax of an all -inf row is NaN; torch returns zeros (meta tensors hold no values to test)
+        if nothing_allowed.is_meta or nothing_allowed.any():
             weights = weights.masked_fill(nothing_allowed, 0.0)
     return weights
 

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from . import clip, training
 from .data.images import ATTRIBUTE_NAMES
-from .data.vocab import EOS, PAD, Vocab, pad_batch, tokenize
+from .data.vocab import PAD, Vocab, pad_batch, tokenize
 from .transformer import TransformerEncoder
 from .vit import ViT, ViTConfig
 
@@ -103,9 +103,7 @@ class TextEncoder(nn.Module):
         self.token_embedding = nn.Embedding(c.vocab_size, c.d_model)
         self.position_embedding = nn.Parameter(torch.randn(c.max_len, c.d_model) * 0.02)
         self.encoder = TransformerEncoder(d_model=c.d_model, n_heads=c.n_heads, d_ff=c.d_ff, n_layers=c.text_layers,
-                                          norm_first=True, activation="gelu")
-        for layer in self.encoder.layers:
-            layer.self_attn.use_sdpa = True  # same result as the course's attention, faster
+                                          norm_first=True, activation="gelu", use_sdpa=True)  # SDPA: faster, same result
         self.projection = nn.Parameter(torch.randn(c.d_model, c.embed_dim) * c.d_model ** -0.5)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:

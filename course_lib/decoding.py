@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .data.vocab import BOS, EOS, PAD, Batch, Vocab, pad_batch
+from .data.translation import Batch
+from .data.vocab import BOS, EOS, PAD, Vocab, pad_batch
 from .reference import reference
 
 

@@ -37,6 +37,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import diagnosis
 from .reference import ReferenceUsedError, references_blocked
+from .reference import names_of as reference_names
 
 # torch functions that would do an attention exercise for the student.
 TORCH_ATTENTION = (F.scaled_dot_product_attention, F.multi_head_attention_forward)
@@ -64,9 +65,11 @@ class _Forbid(TorchFunctionMode):
 
 
 @contextlib.contextmanager
-def student_code(forbid: Sequence[Callable] = (), allow_refs: Iterable[str] = ()) -> Iterator[None]:
-    """Run student code with course_lib's references locked and ``forbid``den torch functions trapped."""
-    with references_blocked(allow=allow_refs), _Forbid(forbid):
+def student_code(forbid: Sequence[Callable] = (), allow_refs: Iterable[str] = (),
+                 writing: Iterable[str] = ()) -> Iterator[None]:
+    """Run student code with course_lib's references locked and ``forbid``den torch functions trapped.
+    ``writing``: the references the student's code replaces (locked even inside allowed ones)."""
+    with references_blocked(allow=allow_refs, writing=writing), _Forbid(forbid):
         yield
 
 
@@ -80,7 +83,7 @@ def run_student(fn: Callable, *args: Any, forbid: Sequence[Callable] = (),
     call = diagnosis.record(fn, args, kwargs, forbid, allow_refs)
     _LAST_CALL[0] = call
     try:
-        with student_code(forbid, allow_refs):
+        with student_code(forbid, allow_refs, reference_names((fn, *args, *kwargs.values()))):
             result = fn(*args, **kwargs)
     except (ReferenceUsedError, ForbiddenFunctionError, NotImplementedError):
         raise
@@ -268,8 +271,7 @@ def _check_reference_guard() -> None:
     """course_lib's references must still be the guarded ones, and the guard's state its own."""
     from . import reference
 
-    if reference.references_blocked is not _GUARD["references_blocked"] or reference._blocked is not _GUARD["blocked"] \
-            or reference.REGISTRY is not _GUARD["registry"]:
+    if any(getattr(reference, attribute) is not genuine for attribute, genuine in _GUARD.items()):
         raise AssertionError("course_lib.reference has been tampered with; grading needs the genuine guard")
     for key, guarded in reference.REGISTRY.items():
         module, name = key.rsplit(".", 1)
@@ -314,8 +316,9 @@ def _seal(module: types.ModuleType) -> None:
 def _guard_snapshot() -> dict[str, Any]:
     from . import reference
 
-    return {"references_blocked": reference.references_blocked, "blocked": reference._blocked,
-            "registry": reference.REGISTRY}
+    return {name: getattr(reference, name) for name in (
+        "references_blocked", "_blocked", "_writing", "REGISTRY", "_inside_allowed_reference", "_run_allowed",
+        "_allowed_class_method", "_TRANSPARENT")}
 
 
 _SNAPSHOT = _take_snapshot()

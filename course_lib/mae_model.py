@@ -36,8 +36,14 @@ class MAEConfig:
     norm_pix_loss: bool = False  # standardise each target patch (MAE's better default on ImageNet)
 
     @property
-    def num_patches(self) -> int:
+    def n_patches(self) -> int:
+        """L = (image_size / patch_size)², the name ViTConfig uses."""
         return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def num_patches(self) -> int:
+        """Old name of :attr:`n_patches`, kept while chapter 10's notebook moves over."""
+        return self.n_patches
 
     @classmethod
     def tiny(cls) -> "MAEConfig":
@@ -55,20 +61,19 @@ class MAE(nn.Module):
             raise ValueError(f"patch_size must divide image_size; got patch_size {c.patch_size} and image_size "
                              f"{c.image_size}")
         self.config = c
-        L = c.num_patches
+        L = c.n_patches
         self.patch_embed = PatchEmbedding(c.in_channels, c.patch_size, c.d_model)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.d_model))
         self.pos_embed = nn.Parameter(torch.randn(1, 1 + L, c.d_model) * 0.02)
         self.encoder = TransformerEncoder(d_model=c.d_model, n_heads=c.n_heads, d_ff=4 * c.d_model,
-                                          n_layers=c.n_layers, norm_first=True, activation="gelu", eps=1e-6)
+                                          n_layers=c.n_layers, norm_first=True, activation="gelu", eps=1e-6,
+                                          use_sdpa=True)  # SDPA: same result as the course's attention, faster
         self.decoder_embed = nn.Linear(c.d_model, c.decoder_d_model)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_d_model))
         self.decoder_pos_embed = nn.Parameter(torch.randn(1, 1 + L, c.decoder_d_model) * 0.02)
         self.decoder = TransformerEncoder(d_model=c.decoder_d_model, n_heads=c.decoder_n_heads,
                                           d_ff=4 * c.decoder_d_model, n_layers=c.decoder_layers, norm_first=True,
-                                          activation="gelu", eps=1e-6)
-        for layer in [*self.encoder.layers, *self.decoder.layers]:
-            layer.self_attn.use_sdpa = True  # same result as the course's attention, faster
+                                          activation="gelu", eps=1e-6, use_sdpa=True)
         self.decoder_pred = nn.Linear(c.decoder_d_model, c.patch_size ** 2 * c.in_channels)
         nn.init.normal_(self.mask_token, std=0.02)
         nn.init.normal_(self.cls_token, std=0.02)

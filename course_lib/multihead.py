@@ -13,19 +13,24 @@ computes all heads' queries at once; :func:`split_heads` then cuts its output in
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .attention import attention_weights
 from .reference import reference
 
 
 # ---------------------------------------------------------------- heads ↔ channels
-def _split_heads(x: Tensor, n_heads: int) -> Tensor:
+@reference
+def split_heads(x: Tensor, n_heads: int) -> Tensor:
+    """Cut the channels into ``n_heads`` heads: (B, T, C) → (B, h, T, C/h).
+
+    Channel c of token t goes to head c // d_head, position c % d_head (d_head = C/h):
+    view as (B, T, h, d_head) — the channels of one token stay together — then swap T and h.
+    """
     if x.dim() != 3:
         raise ValueError(f"x must be (B, T, C); got shape {tuple(x.shape)}")
     B, T, C = x.shape
@@ -36,27 +41,13 @@ def _split_heads(x: Tensor, n_heads: int) -> Tensor:
     return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)  # (B, T, h, d) -> (B, h, T, d)
 
 
-def _merge_heads(x: Tensor) -> Tensor:
+@reference
+def merge_heads(x: Tensor) -> Tensor:
+    """Inverse of :func:`split_heads`: (B, h, T, d) → (B, T, h·d), heads concatenated per token."""
     if x.dim() != 4:
         raise ValueError(f"x must be (B, h, T, d_head); got shape {tuple(x.shape)}")
     B, h, T, d = x.shape
     return x.transpose(1, 2).reshape(B, T, h * d)  # (B, h, T, d) -> (B, T, h, d) -> (B, T, h·d)
-
-
-@reference
-def split_heads(x: Tensor, n_heads: int) -> Tensor:
-    """Cut the channels into ``n_heads`` heads: (B, T, C) → (B, h, T, C/h).
-
-    Channel c of token t goes to head c // d_head, position c % d_head (d_head = C/h):
-    view as (B, T, h, d_head) — the channels of one token stay together — then swap T and h.
-    """
-    return _split_heads(x, n_heads)
-
-
-@reference
-def merge_heads(x: Tensor) -> Tensor:
-    """Inverse of :func:`split_heads`: (B, h, T, d) → (B, T, h·d), heads concatenated per token."""
-    return _merge_heads(x)
 
 
 # ---------------------------------------------------------------- masks
@@ -73,19 +64,6 @@ def _head_mask(mask: Optional[Tensor], B: int, L: int, S: int) -> Optional[Tenso
         raise ValueError(f"mask must be (L, S) = {(L, S)}, (B, L, S) = {(B, L, S)} or (B, 1, S) = {(B, 1, S)} "
                          f"(or 4-D with a head axis); got mask {tuple(mask.shape)}")
     return mask[:, None] if mask.dim() == 3 else mask  # (B, 1, L|1, S): the same mask for every head
-
-
-def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], dropout: float,
-            training: bool) -> tuple[Tensor, Tensor]:
-    """Chapter 3's attention, written out (no reference calls): q (B, h, L, d), k/v (B, h, S, d)."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, h, L, S)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
-    weights = torch.softmax(scores, dim=-1)  # over the keys
-    if mask is not None and mask.dtype == torch.bool:
-        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)  # fully masked rows: 0, not NaN
-    dropped = F.dropout(weights, dropout, training) if dropout > 0 else weights
-    return dropped @ v, weights  # (B, h, L, d), (B, h, L, S)
 
 
 # ---------------------------------------------------------------- the layer
@@ -138,15 +116,17 @@ class MultiHeadAttention(nn.Module):
         B, L, _ = query.shape
         S = key.shape[1]
         mask = _head_mask(mask, B, L, S)  # (L, S) or (B, 1, L|1, S)
-        q = _split_heads(self.q_proj(query), self.n_heads)  # (B, h, L, d_head)
-        k = _split_heads(self.k_proj(key), self.n_heads)  # (B, h, S, d_head)
-        v = _split_heads(self.v_proj(value), self.n_heads)  # (B, h, S, d_head)
+        q = split_heads(self.q_proj(query), self.n_heads)  # (B, h, L, d_head)
+        k = split_heads(self.k_proj(key), self.n_heads)  # (B, h, S, d_head)
+        v = split_heads(self.v_proj(value), self.n_heads)  # (B, h, S, d_head)
         p = self.dropout if self.training else 0.0
         if self.use_sdpa and not need_weights:
             heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
         else:
-            heads, weights = _attend(q, k, v, mask, p, self.training)  # (B, h, L, d_head), (B, h, L, S)
-        out = self.out_proj(_merge_heads(heads))  # (B, L, C)
+            weights = attention_weights(q, k, mask)  # (B, h, L, S), chapter 3's softmax over the keys
+            dropped = F.dropout(weights, p, self.training) if p > 0 else weights
+            heads = dropped @ v  # (B, h, L, d_head)
+        out = self.out_proj(merge_heads(heads))  # (B, L, C)
         return (out, weights) if need_weights else out
 
 
@@ -195,39 +175,3 @@ def copy_from_torch(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> 
         if ours.out_proj.bias is not None:
             ours.out_proj.bias.copy_(theirs.out_proj.bias)
     return ours
-
-
-# ---------------------------------------------------------------- a small model to look at heads
-@dataclass
-class HeadTaggerConfig:
-    """One multi-head self-attention layer over token embeddings, one linear read-out per task."""
-
-    vocab_size: int = 64  # number of token ids (0 = <pad>)
-    n_classes: tuple[int, ...] = (64,)  # classes of each per-token task
-    d_model: int = 64  # width C
-    n_heads: int = 4  # h
-    max_len: int = 64  # longest sequence (sinusoidal positions)
-
-
-class HeadTagger(nn.Module):
-    """tokens (B, T) → one logits tensor (B, T, n_classes[i]) per task; ``last_weights`` (B, h, T, T)."""
-
-    def __init__(self, config: HeadTaggerConfig):
-        super().__init__()
-        from .positional import SinusoidalPositionalEncoding  # chapter 5's module, imported late
-
-        self.config = config
-        self.embed = nn.Embedding(config.vocab_size, config.d_model, padding_idx=0)
-        self.pos = SinusoidalPositionalEncoding(config.d_model, config.max_len)
-        self.attn = MultiHeadAttention(config.d_model, config.n_heads)
-        self.norm = nn.LayerNorm(config.d_model)
-        self.readouts = nn.ModuleList(nn.Linear(config.d_model, n) for n in config.n_classes)
-        self.last_weights: Optional[Tensor] = None
-
-    def forward(self, tokens: Tensor) -> list[Tensor]:
-        x = self.pos(self.embed(tokens))  # (B, T, C)
-        keep = (tokens != 0)[:, None, :]  # (B, 1, T): no query looks at <pad>
-        out, weights = self.attn(x, mask=keep, need_weights=True)  # (B, T, C), (B, h, T, T)
-        self.last_weights = weights.detach()
-        h = self.norm(x + out)  # (B, T, C)
-        return [readout(h) for readout in self.readouts]

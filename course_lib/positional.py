@@ -12,7 +12,6 @@ Each pair of channels (2i, 2i+1) is a point on a circle turning at frequency
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -80,7 +79,10 @@ def permutation_equivariance_gap(attn: nn.Module, x: Tensor, perm: Tensor) -> fl
 
 
 # ---------------------------------------------------------------- sinusoidal encoding
-def _sinusoidal(T: int, d: int, device: Optional[torch.device]) -> Tensor:
+@reference
+def sinusoidal_encoding(T: int, d: int, device: Optional[torch.device] = None) -> Tensor:
+    """The sinusoidal table (T, d): PE[pos, 2i] = sin(pos ω_i), PE[pos, 2i+1] = cos(pos ω_i),
+    ω_i = 10000^(−2i/d), positions from 0. ``d`` must be even (a ValueError otherwise)."""
     _check_positive(T=T, d=d)
     if d % 2:
         raise ValueError(f"d must be even (sin and cos come in pairs (2i, 2i+1)); got d={d}")
@@ -93,13 +95,6 @@ def _sinusoidal(T: int, d: int, device: Optional[torch.device]) -> Tensor:
     return pe
 
 
-@reference
-def sinusoidal_encoding(T: int, d: int, device: Optional[torch.device] = None) -> Tensor:
-    """The sinusoidal table (T, d): PE[pos, 2i] = sin(pos ω_i), PE[pos, 2i+1] = cos(pos ω_i),
-    ω_i = 10000^(−2i/d), positions from 0. ``d`` must be even (a ValueError otherwise)."""
-    return _sinusoidal(T, d, device)
-
-
 class SinusoidalPositionalEncoding(nn.Module):
     """Adds the fixed sinusoidal table to token embeddings: x (B, T, d) → x + PE[:T].
 
@@ -110,7 +105,7 @@ class SinusoidalPositionalEncoding(nn.Module):
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
-        self.register_buffer("pe", _sinusoidal(max_len, d_model, None))  # (max_len, d_model)
+        self.register_buffer("pe", sinusoidal_encoding(max_len, d_model))  # (max_len, d_model)
         self.drop = nn.Dropout(dropout)
 
     @reference
@@ -183,45 +178,3 @@ def rotary_embedding(x: Tensor, base: float = 10000.0) -> Tensor:
     out[..., 0::2] = x1 * cos - x2 * sin
     out[..., 1::2] = x1 * sin + x2 * cos
     return out
-
-
-# ---------------------------------------------------------------- a model for the order task
-@dataclass
-class OrderClassifierConfig:
-    """A small encoder that classifies a whole sequence; ``positions`` picks the encoding."""
-
-    vocab_size: int = 22  # token ids
-    max_len: int = 16  # longest sequence
-    d_model: int = 32  # width C
-    n_heads: int = 4  # heads per layer
-    n_layers: int = 2  # attention + feed-forward blocks
-    positions: str = "sinusoidal"  # "sinusoidal", "learned" or "none"
-
-
-class OrderClassifier(nn.Module):
-    """tokens (B, T) → logits (B, 2): embed, add positions, n_layers × (MHA, FFN), mean over tokens."""
-
-    def __init__(self, config: OrderClassifierConfig):
-        super().__init__()
-        from .multihead import MultiHeadAttention
-
-        if config.positions not in ("sinusoidal", "learned", "none"):
-            raise ValueError(f"positions must be 'sinusoidal', 'learned' or 'none'; got {config.positions!r}")
-        self.config = config
-        C = config.d_model
-        self.embed = nn.Embedding(config.vocab_size, C)
-        self.pos = {"sinusoidal": lambda: SinusoidalPositionalEncoding(C, config.max_len),
-                    "learned": lambda: LearnedPositionalEmbedding(config.max_len, C),
-                    "none": nn.Identity}[config.positions]()
-        self.attns = nn.ModuleList(MultiHeadAttention(C, config.n_heads, use_sdpa=True) for _ in range(config.n_layers))
-        self.ffs = nn.ModuleList(nn.Sequential(nn.LayerNorm(C), nn.Linear(C, 4 * C), nn.ReLU(), nn.Linear(4 * C, C))
-                                 for _ in range(config.n_layers))
-        self.norms = nn.ModuleList(nn.LayerNorm(C) for _ in range(config.n_layers))
-        self.head = nn.Linear(C, 2)
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        x = self.pos(self.embed(tokens))  # (B, T, C)
-        for norm, attn, ff in zip(self.norms, self.attns, self.ffs):
-            x = x + attn(norm(x))  # Pre-LN residual blocks (chapter 6)
-            x = x + ff(x)
-        return self.head(x.mean(dim=1))  # (B, 2): the mean forgets where each token was

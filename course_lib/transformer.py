@@ -175,13 +175,15 @@ class TransformerEncoder(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, n_layers: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu", eps: float = 1e-5, bias: bool = True,
+                 norm_first: bool = False, *, activation: str = "relu", eps: float = 1e-5, bias: bool = True,
                  final_norm: bool = True, use_sdpa: bool = False):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1; got {n_layers}")
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, eps, bias, use_sdpa) for _ in range(n_layers))
+            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation=activation, eps=eps, bias=bias,
+                         use_sdpa=use_sdpa)
+            for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias) if final_norm else nn.Identity()
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
@@ -194,13 +196,15 @@ class TransformerDecoder(nn.Module):
     """n_layers :class:`DecoderLayer` s and a final LayerNorm. y: (B, T, C), memory: (B, S, C) → (B, T, C)."""
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, n_layers: int, dropout: float = 0.0,
-                 norm_first: bool = False, activation: str = "relu", eps: float = 1e-5, bias: bool = True,
+                 norm_first: bool = False, *, activation: str = "relu", eps: float = 1e-5, bias: bool = True,
                  final_norm: bool = True, use_sdpa: bool = False):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1; got {n_layers}")
         self.layers = nn.ModuleList(
-            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, eps, bias, use_sdpa) for _ in range(n_layers))
+            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation=activation, eps=eps, bias=bias,
+                         use_sdpa=use_sdpa)
+            for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias) if final_norm else nn.Identity()
 
     def forward(self, y: Tensor, memory: Tensor, tgt_mask: Optional[Tensor] = None,

@@ -108,11 +108,9 @@ class ViT(nn.Module):
             if c.position == "learned" else None
         self.blocks = nn.ModuleList([
             EncoderLayer(c.d_model, c.n_heads, c.d_ff, dropout=c.dropout, norm_first=True, activation="gelu",
-                         eps=LN_EPS)
+                         eps=LN_EPS, use_sdpa=c.use_sdpa)
             for _ in range(c.n_layers)
         ])
-        for block in self.blocks:
-            block.self_attn.use_sdpa = c.use_sdpa
         self.norm = nn.LayerNorm(c.d_model, eps=LN_EPS)
         self.head = nn.Linear(c.d_model, c.n_classes)
 

@@ -73,8 +73,9 @@ def pwned_files() -> list[Path]:
     """Files the package attack creates when it succeeds (the test removes them)."""
     import site
 
-    import course_lib
     import torch
+
+    import course_lib
 
     return [Path(course_lib.__file__).parent / "_selftest_pwned.py", Path(torch.__file__).parent / "_selftest_pwned.py",
             *[Path(p) / "_selftest_pwned.pth" for p in site.getsitepackages()]]

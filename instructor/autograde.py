@@ -80,7 +80,7 @@ REVIEW_PATTERNS = {
     "class swap": r"__class__\s*=", "module dict": r"\bvars\(\s*(?:torch|grading|course_lib|F)\b|__dict__\[",
     "monkeypatch": r"^\s*(?:torch|F|grading|course_lib|math|np)(?:\.\w+)+\s*=(?!=)|setattr\(\s*(?:torch|F|grading|course_lib)",
     "torch modes": r"TorchFunctionMode|TorchDispatchMode|_push_mode|__torch_function__",
-    "reference guard": r"\bREGISTRY\b|_blocked\b|references_blocked",
+    "reference guard": r"\bREGISTRY\b|_blocked\b|_writing\b|references_blocked",
     "hidden-test source": r"\bIn\[|\b_ih\b|\b_i\d*\b|linecache|get_ipython\(\)\.history|inspect\.getsource",
     "files/processes/network": r"\bsubprocess\b|os\.system|\bsocket\b|urllib|requests\.|\bsolutions\b|gradebook"
                                r"|sqlite3|site-packages|getsitepackages|__file__",

@@ -108,21 +108,14 @@ def _demo_ids(ch: Chapter) -> Submission:
 
 
 def _calls_reference(ch: Chapter) -> Submission:
-    from course_lib.reference import REGISTRY
+    from course_lib import reference
 
-    import importlib
-    import pkgutil
-
-    import course_lib
-
-    for module in pkgutil.iter_modules(course_lib.__path__):  # every @reference registers on import
-        importlib.import_module(f"course_lib.{module.name}")
+    known = reference.names()  # every @reference registers on import (reference.load_all)
     nb = ch.solved()
-    owners = {key.split(".")[1]: key.split(".")[0] for key in REGISTRY}  # "multihead.MultiHeadAttention.forward"
     for cell in nb.cells:
         if is_solution(cell):
-            names = [n for n in defined_names(cell.source) if n in owners]
-            cell.source = "\n".join(f"from course_lib.{owners[name]} import {name}" for name in names)
+            names = [n for n in defined_names(cell.source) if n in known]
+            cell.source = "\n".join(f"from course_lib.{reference.owner(name)} import {name}" for name in names)
     return Submission(nb, 0, "every exercise imports course_lib's reference implementation")
 
 

@@ -14,10 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
 
-from instructor.notebooks import ROOT, defined_functions, defined_names, is_solution, is_test, load, nbgrader_meta  # noqa: E402,F401
-
 from instructor.nbgrader_cli import chapter_ids  # noqa: E402,F401
 from instructor.demo_cells import is_tagged_demo  # noqa: E402
+from instructor.notebooks import ROOT, defined_functions, defined_names, is_solution, is_test, load, nbgrader_meta  # noqa: E402,F401
 from instructor.plugins import BEGIN_HIDDEN, END_HIDDEN  # noqa: E402
 
 

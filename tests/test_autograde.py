@@ -24,8 +24,8 @@ from instructor import batches, builders, kinds
 from instructor.autograde import autograde_chapters
 from instructor.plugins import BEGIN_HIDDEN, HideHiddenTests
 from instructor.sandbox import sandbox_problem, unsandboxed
-from tests.notebook_tools import (chapter_ids, graded_cells, hidden_lines, is_solution, load, nbgrader_meta, page_text,
-                                  run_cell, run_cell_into, run_notebook_namespace)
+from tests.in_process import run_graded, with_exercise_cells
+from tests.notebook_tools import chapter_ids, graded_cells, hidden_lines, load, nbgrader_meta, page_text
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def submissions(batch: str) -> dict:
     if batch == PIPELINE:
         return batches.submissions(chapter_of(batch), list(kinds.PIPELINE_KINDS))
     built = batches.submissions(batch, list(kinds.CHAPTER_KINDS))
-    for student, (submission, chosen) in mistake_batch(batch).items():
+    for student, (submission, _chosen) in mistake_batch(batch).items():
         submission.expected = sum(nbgrader_meta(c)["points"] for c, (passed, _) in in_process(batch, student) if passed)
         built[student] = submission
     return built
@@ -56,26 +56,15 @@ def mistake_batch(chapter: str) -> dict:
 
 
 @lru_cache(maxsize=None)
-def _namespace(chapter: str) -> dict:
-    return run_notebook_namespace(load("solutions", chapter))
-
-
-@lru_cache(maxsize=None)
 def in_process(chapter: str, student: str) -> list:
     """[(graded cell, (passed, first named mistake key or None))] for a mistake submission, run in-process."""
     submission, _ = mistake_batch(chapter)[student]
-    namespace = dict(_namespace(chapter))
-    for cell in submission.notebook.cells:  # the exercise cells as submitted, mistakes appended, in order:
-        if is_solution(cell):               # a later exercise that calls an earlier one sees the mistake
-            run_cell_into(cell.source, namespace)
+    namespace = with_exercise_cells(chapter, submission.notebook.cells)  # mistakes appended, in order
     verdicts = []
     for cell in graded_cells(load("solutions", chapter)):
-        try:
-            run_cell(cell.source, namespace)
-            verdicts.append((cell, (True, None)))
-        except Exception as err:  # noqa: BLE001
-            named = mistakes.named_in(str(err))
-            verdicts.append((cell, (False, named[0] if named else None)))
+        err = run_graded(cell, namespace)
+        named = mistakes.named_in(str(err)) if err is not None else []
+        verdicts.append((cell, (err is None, named[0] if named else None)))
     return verdicts
 
 

@@ -4,6 +4,7 @@ import torch
 
 from course_lib import clip_model
 from course_lib.data import make_shapes
+from course_lib.data.images import COLOUR_NAMES
 from course_lib.data.vocab import UNK
 
 
@@ -59,7 +60,9 @@ def test_training_reduces_the_loss_and_zero_shot_runs():
                                    progress=False)
     assert sum(losses[-5:]) < sum(losses[:5])
     acc = clip_model.zero_shot_accuracy(model, data.images, data.attributes["colour"], "colour", vocab)
-    assert 0.0 <= acc <= 1.0
+    chance = 1 / len(COLOUR_NAMES)  # six colours
+    margin = 3 * (chance * (1 - chance) / len(data.images)) ** 0.5  # three standard errors of a guesser
+    assert acc > chance + margin, f"zero-shot colour accuracy {acc:.3f} is not above chance {chance:.3f}"
 
 
 def test_bad_input_is_rejected():

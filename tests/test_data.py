@@ -140,7 +140,7 @@ def test_translate_rejects_sentences_outside_the_grammar():
 
 def test_config_switches_parts_of_the_grammar_off():
     plain = CorpusConfig(p_adjective=0.0, p_relative_clause=1.0, max_relative_depth=0, p_prep_phrase=0.0)
-    for en, es in make_parallel_corpus(200, seed=3, config=plain):
+    for en, _es in make_parallel_corpus(200, seed=3, config=plain):
         assert "that" not in en.split() and not any(w in EN_ADJECTIVES for w in en.split())
         assert not any(p.en in en.split() for p in LEXICON.prepositions)
     nested = CorpusConfig(p_relative_clause=1.0, p_transitive=1.0, max_relative_depth=2)
@@ -321,3 +321,17 @@ def test_decode_agreement_reads_a_sequence():
     X, _ = make_agreement_task(1, distance=2, seed=0)
     words = decode_agreement(X[0]).split()
     assert len(words) == 4 and words[-1] == "<query>" and words[0] in ES_NOUN_GENDER
+
+
+def test_data_package_documents_and_exports_every_module():
+    import importlib
+    import pkgutil
+
+    import course_lib.data as data
+
+    for info in pkgutil.iter_modules(data.__path__):
+        module = importlib.import_module(f"course_lib.data.{info.name}")
+        assert f":mod:`.{info.name}`" in data.__doc__, f"course_lib.data's docstring does not describe {info.name}"
+        public = {n for n, v in vars(module).items() if not n.startswith("_") and getattr(v, "__module__", None)
+                  == module.__name__ and callable(v)}
+        assert public & set(data.__all__), f"course_lib.data exports nothing of {info.name}"

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from course_lib import diagnosis, grading, mistakes
 from course_lib.mistakes import Mistake
-from tests.notebook_tools import graded_cells, load, nbgrader_meta, run_cell, run_notebook_namespace
+from tests.in_process import solution_namespace
+from tests.notebook_tools import graded_cells, load, nbgrader_meta, run_cell
 
 CHAPTER = "03_attention"
 
@@ -124,7 +125,7 @@ def _renamed(fn, name):
 
 @pytest.fixture(scope="module")
 def namespace():
-    return run_notebook_namespace(load("solutions", CHAPTER))
+    return solution_namespace(CHAPTER)
 
 
 @pytest.mark.parametrize("cell", graded_cells(load("solutions", CHAPTER)), ids=lambda c: nbgrader_meta(c)["grade_id"])

@@ -22,7 +22,6 @@ from course_lib.data import (
     torchvision_dataset,
 )
 
-
 # ------------------------------------------------------------------------------ digits
 
 def test_digits_shapes_range_labels_and_split_sizes():

@@ -62,12 +62,12 @@ def test_random_masking_keeps_the_smallest_noise(B, L, D, ratio):
     keep = int(L * (1 - ratio))
     assert visible.shape == (B, keep, D) and mask.shape == (B, L) and ids_restore.shape == (B, L)
     for b in range(B):
-        order = sorted(range(L), key=lambda l: float(noise[b, l]))  # closed form: ascending noise
+        order = sorted(range(L), key=lambda i: float(noise[b, i]))  # closed form: ascending noise
         kept = order[:keep]
         torch.testing.assert_close(visible[b], x[b, kept])
-        expected_mask = torch.tensor([0.0 if l in kept else 1.0 for l in range(L)])
+        expected_mask = torch.tensor([0.0 if i in kept else 1.0 for i in range(L)])
         torch.testing.assert_close(mask[b], expected_mask)
-        assert [order.index(l) for l in range(L)] == ids_restore[b].tolist()
+        assert [order.index(i) for i in range(L)] == ids_restore[b].tolist()
 
 
 def test_random_masking_default_noise_and_bad_input():
@@ -90,8 +90,8 @@ def test_restore_sequence_puts_tokens_back_and_keeps_cls(B, L, D, ratio):
     assert out.shape == (B, 1 + L, D)
     torch.testing.assert_close(out[:, 0], cls[:, 0])
     for b in range(B):
-        for l in range(L):
-            torch.testing.assert_close(out[b, 1 + l], token if mask[b, l] else x[b, l])
+        for i in range(L):
+            torch.testing.assert_close(out[b, 1 + i], token if mask[b, i] else x[b, i])
 
 
 def test_restore_sequence_rejects_mismatched_batch():
@@ -103,14 +103,14 @@ def _loss_by_hand(pred, target, mask, norm):
     total, count = 0.0, 0.0
     B, L, D = pred.shape
     for b in range(B):
-        for l in range(L):
-            t = target[b, l]
+        for i in range(L):
+            t = target[b, i]
             if norm:
                 mean = t.sum() / D
                 var = ((t - mean) ** 2).sum() / (D - 1)
                 t = (t - mean) / (var + 1e-6) ** 0.5
-            total += float(mask[b, l]) * float(((pred[b, l] - t) ** 2).sum() / D)
-            count += float(mask[b, l])
+            total += float(mask[b, i]) * float(((pred[b, i] - t) ** 2).sum() / D)
+            count += float(mask[b, i])
     return torch.tensor(total / count)
 
 

@@ -10,6 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from course_lib import attention as A
 from course_lib import multihead as M
+from course_lib.head_tagging import HeadTagger, HeadTaggerConfig
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
@@ -194,7 +195,7 @@ def test_tagging_data_targets_and_head_tagger_shapes():
     ids, n = data.tokens[0], int(data.lengths[0])
     assert data.targets[0, 1, 0] == ids[0] and data.targets[0, 0, 1] == ids[1]  # previous, next
     assert data.targets[0, 0, 0] == IGNORE and data.targets[0, n - 1, 1] == IGNORE
-    model = M.HeadTagger(M.HeadTaggerConfig(vocab_size=len(data.vocab), n_classes=data.n_classes(), d_model=16, n_heads=4))
+    model = HeadTagger(HeadTaggerConfig(vocab_size=len(data.vocab), n_classes=data.n_classes(), d_model=16, n_heads=4))
     outs = model(data.tokens[:3])
     assert [o.shape for o in outs] == [(3, T, c) for c in data.n_classes()]
     assert model.last_weights.shape == (3, 4, T, T)

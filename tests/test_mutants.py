@@ -1,50 +1,24 @@
 """Graded test cells, run in-process: the solution passes, the untouched release fails, every
 registered common mistake (course_lib/mistakes/chNN_slug.py) fails, and so does calling course_lib."""
 import importlib
-import pkgutil
+import re
 from functools import lru_cache
 
 import pytest
 
-import course_lib
 from course_lib import mistakes
-from course_lib.reference import REGISTRY
-from tests.notebook_tools import (chapter_ids, functions_under_test, graded_cells, is_solution, load, nbgrader_meta,
-                                  run_cell, run_cell_into, run_notebook_namespace)
-
-for _module in pkgutil.iter_modules(course_lib.__path__):  # every @reference registers when its module is imported
-    importlib.import_module(f"course_lib.{_module.name}")
-
-
-@lru_cache(maxsize=None)
-def _namespace(kind: str, chapter: str) -> dict:
-    """The notebook's namespace after every non-test cell. The release's is the solution's with the
-    exercise cells re-run from the release (stubs): the demos need not run twice."""
-    if kind == "solutions":
-        return run_notebook_namespace(load(kind, chapter))
-    namespace = dict(_namespace("solutions", chapter))
-    for cell in load(kind, chapter).cells:
-        if is_solution(cell):
-            run_cell_into(cell.source, namespace)
-    return namespace
+from course_lib.reference import owner
+from tests.in_process import graded_cell, release_namespace, run_graded, solution_namespace
+from tests.notebook_tools import chapter_ids, functions_under_test, graded_cells, load, nbgrader_meta, run_cell
 
 
 @lru_cache(maxsize=None)
 def _outcomes(chapter: str, grade_id: str) -> dict:
     """mistake id -> the exception the graded cell raised with that mistake in place (None: it passed)."""
-    namespace = _namespace("solutions", chapter)
-    outcomes = {}
-    for mistake in _mistakes(chapter, grade_id):
-        try:
-            run_cell(_cell(chapter, grade_id).source, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
-            outcomes[mistake.id] = None
-        except Exception as err:  # noqa: BLE001 — any failure of the graded cell counts as caught
-            outcomes[mistake.id] = err
-    return outcomes
-
-
-def _cell(chapter: str, grade_id: str):
-    return next(c for c in graded_cells(load("solutions", chapter)) if nbgrader_meta(c)["grade_id"] == grade_id)
+    namespace = solution_namespace(chapter)
+    cell = graded_cell(chapter, grade_id)
+    return {mistake.id: run_graded(cell, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
+            for mistake in _mistakes(chapter, grade_id)}
 
 
 def _mistakes(chapter: str, grade_id: str) -> list:
@@ -58,12 +32,12 @@ class ChapterCells:
 
     def test_solution_passes(self, grade_id):
         chapter = self.chapter
-        run_cell(_cell(chapter, grade_id).source, _namespace("solutions", chapter))
+        run_cell(graded_cell(chapter, grade_id).source, solution_namespace(chapter))
 
     def test_untouched_release_fails(self, grade_id):
         chapter = self.chapter
         with pytest.raises(NotImplementedError):
-            run_cell(_cell(chapter, grade_id).source, _namespace("chapters", chapter))
+            run_cell(graded_cell(chapter, grade_id).source, release_namespace(chapter))
 
     def test_common_mistakes_fail(self, grade_id):
         chapter = self.chapter
@@ -91,11 +65,10 @@ class ChapterCells:
 
     def test_calling_course_lib_reference_fails(self, grade_id):
         chapter = self.chapter
-        cell = _cell(chapter, grade_id)
-        namespace = _namespace("solutions", chapter)
-        owners = {key.split(".")[1]: key.split(".")[0] for key in REGISTRY}  # a function, or a class's method
+        cell = graded_cell(chapter, grade_id)
+        namespace = solution_namespace(chapter)
         for name in functions_under_test(load("solutions", chapter), cell):
-            reference = getattr(importlib.import_module(f"course_lib.{owners[name]}"), name)
+            reference = getattr(importlib.import_module(f"course_lib.{owner(name)}"), name)
             student = reference if isinstance(reference, type) else \
                 (lambda *a, _r=reference, **k: _r(*a, **k))
             with pytest.raises(Exception, match="reference"):

@@ -1,20 +1,26 @@
 """Every chapter notebook follows the template (DESIGN §3): checked for all chapters in solutions/."""
 import ast
-import re
 import importlib
 import inspect
 import pkgutil
+import re
 
 import pytest
 import yaml
 
+import course_lib
 from course_lib.reference import REGISTRY
 from tests.notebook_tools import (
-    ROOT, chapter_ids, defined_functions, exercise_functions, hidden_lines, is_solution, load, nbgrader_meta,
+    ROOT,
+    chapter_ids,
+    defined_functions,
+    exercise_functions,
     graded_cells,
+    hidden_lines,
+    is_solution,
+    load,
+    nbgrader_meta,
 )
-
-import course_lib
 
 for _module in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
     importlib.import_module(_module.name)  # registers every @reference

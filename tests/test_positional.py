@@ -7,6 +7,7 @@ from torch import nn
 
 from course_lib import multihead as M
 from course_lib import positional as P
+from course_lib.order_task import OrderClassifier, OrderClassifierConfig
 
 TOL = dict(atol=1e-5, rtol=1e-5)
 
@@ -110,8 +111,22 @@ def test_order_task_is_balanced_and_both_markers_appear_once():
 @pytest.mark.parametrize("positions", ["none", "sinusoidal", "learned"])
 def test_order_classifier_shapes_and_invariance_without_positions(positions):
     torch.manual_seed(0)
-    model = P.OrderClassifier(P.OrderClassifierConfig(positions=positions)).eval()
+    model = OrderClassifier(OrderClassifierConfig(positions=positions)).eval()
     x = torch.randint(0, 22, (4, 16))
     out, out_perm = model(x), model(x[:, torch.randperm(16)])
     assert out.shape == (4, 2)
     assert torch.allclose(out, out_perm, atol=1e-5) == (positions == "none")
+
+
+def test_concept_modules_are_leaves():
+    """multihead and positional import no other chapter's module (chapter 3's attention aside):
+    the experiment models that combine them live in head_tagging and order_task."""
+    import ast
+    from pathlib import Path
+
+    import course_lib
+
+    for name, allowed in (("multihead", {"attention", "reference"}), ("positional", {"reference"})):
+        tree = ast.parse((Path(course_lib.__file__).parent / f"{name}.py").read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+        assert imported <= allowed, f"{name}.py imports {imported - allowed}"

@@ -14,6 +14,7 @@ def fresh_release(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # the fixture runs nbgrader on all ten chapters (one subprocess each)
 @pytest.mark.parametrize("chapter", chapter_ids())
 def test_committed_release_is_up_to_date(fresh_release, chapter):
     committed = (ROOT / "chapters" / chapter / f"{chapter}.ipynb").read_text(encoding="utf-8")
@@ -21,6 +22,7 @@ def test_committed_release_is_up_to_date(fresh_release, chapter):
     assert committed == regenerated, f"chapters/{chapter} is stale: run `make release` and commit chapters/"
 
 
+@pytest.mark.slow
 def test_release_folder_has_nothing_else(fresh_release):
     released = sorted(p.relative_to(fresh_release).as_posix() for p in fresh_release.rglob("*") if p.is_file())
     assert released == [f"{c}/{c}.ipynb" for c in chapter_ids()]

@@ -132,14 +132,17 @@ def test_classifiers_and_models_have_the_right_shapes():
         R.RecurrentClassifier(R.RecurrentClassifierConfig(cell="gru"))
 
 
-def test_accuracy_vs_distance_is_deterministic_and_shaped():
-    cfg = DistanceExperimentConfig(distances=(2, 4), seeds=(0,), steps=3, batch_size=4, n_valid=8, hidden_size=4)
-    a = accuracy_vs_distance(("rnn", "attention"), cfg, progress=False)
-    b = accuracy_vs_distance(("rnn", "attention"), cfg, progress=False)
+def test_accuracy_vs_distance_is_deterministic_and_learns_short_distances():
+    """80 steps at distances 2 and 4 are enough for every model: well above chance (0.5; one
+    standard error on 128 validation sequences is 0.044, the margin is 0.2)."""
+    cfg = DistanceExperimentConfig(distances=(2, 4), seeds=(0,), steps=80, batch_size=16, n_valid=128,
+                                   hidden_size=16)
+    a = accuracy_vs_distance(("rnn", "lstm", "attention"), cfg, progress=False)
+    b = accuracy_vs_distance(("rnn", "lstm", "attention"), cfg, progress=False)
     assert a.accuracy["rnn"].shape == (1, 2)
     for kind in a.accuracy:
         assert torch.equal(a.accuracy[kind], b.accuracy[kind])
-        assert ((a.accuracy[kind] >= 0) & (a.accuracy[kind] <= 1)).all()
+        assert (a.accuracy[kind] > 0.7).all(), f"{kind} did not learn: {a.accuracy[kind].tolist()}"
 
 
 def test_forget_bias_sets_the_lstm_forget_gate_only():

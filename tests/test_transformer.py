@@ -10,13 +10,20 @@ import torch
 from torch import nn
 
 from course_lib.data import BOS, EOS, PAD
+from course_lib.data.translation import Batch
+from course_lib.data.vocab import Vocab
 from course_lib.decoding import (
     attention_maps, cross_attention, evaluate_translation, ffn_grad_norms, greedy_decode, lookahead_table,
     train_translation, translation_loss, warmup_constant, warmup_cosine, warmup_inverse_sqrt,
 )
-from course_lib.data.vocab import Batch, Vocab
 from course_lib.transformer import (
-    DecoderLayer, EncoderLayer, FeedForward, Transformer, TransformerConfig, TransformerDecoder, TransformerEncoder,
+    DecoderLayer,
+    EncoderLayer,
+    FeedForward,
+    Transformer,
+    TransformerConfig,
+    TransformerDecoder,
+    TransformerEncoder,
 )
 
 ATOL, RTOL = 1e-5, 1e-4

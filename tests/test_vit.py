@@ -10,7 +10,6 @@ from torchvision.models import VisionTransformer
 
 from course_lib import vit
 
-
 # ------------------------------------------------------------------------------ patchify
 
 def test_patchify_shape_and_row_major_patch_order():
@@ -43,22 +42,22 @@ def test_patchify_and_embedding_errors_name_the_argument():
 
 # ------------------------------------------------------------------------------ ViT
 
-def _torchvision_pair(image_size=16, patch_size=4, n_layers=2, n_heads=4, d_model=32, d_ff=64, n_classes=7):
+def _torchvision_pair(image_size=16, patch_size=4, n_layers=2, n_heads=4, d_model=32, d_ff=64, n_classes=7,
+                      use_sdpa=True):
     torch.manual_seed(0)
     tv = VisionTransformer(image_size, patch_size, n_layers, n_heads, d_model, d_ff, num_classes=n_classes).eval()
     with torch.no_grad():
         for p in tv.parameters():  # randomise everything: the zero head and the γ = 1, β = 0 LayerNorms too
             p.copy_(torch.randn_like(p) * 0.3)
     config = vit.ViTConfig(image_size=image_size, patch_size=patch_size, in_channels=3, n_classes=n_classes,
-                           d_model=d_model, n_layers=n_layers, n_heads=n_heads, d_ff=d_ff)
+                           d_model=d_model, n_layers=n_layers, n_heads=n_heads, d_ff=d_ff, use_sdpa=use_sdpa)
     return tv, vit.load_torchvision_vit(vit.ViT(config).eval(), tv)
 
 
 @pytest.mark.parametrize("use_sdpa", [False, True])
 def test_vit_equals_torchvision_vision_transformer(use_sdpa):
-    tv, model = _torchvision_pair()
-    for block in model.blocks:
-        block.self_attn.use_sdpa = use_sdpa
+    tv, model = _torchvision_pair(use_sdpa=use_sdpa)
+    assert all(block.self_attn.use_sdpa is use_sdpa for block in model.blocks)  # the config reaches every layer
     x = torch.randn(3, 3, 16, 16)
     with torch.no_grad():
         want = tv(x)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 import torch

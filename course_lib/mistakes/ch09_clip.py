@@ -1,5 +1,4 @@
 """Common mistakes of chapter 9 (CLIP). Each fails the graded test cell it names."""
-import math
 
 import torch
 import torch.nn.functional as F
