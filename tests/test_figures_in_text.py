@@ -1,0 +1,40 @@
+"""Every figure in docs/benchmarks.md's measured table appears in its chapter's text: as recorded,
+or rounded to fewer decimals (a chapter may quote 78.3% as 78%), never another value."""
+
+import re
+
+import pytest
+
+from tests.notebook_tools import ROOT, load
+
+_ROW = re.compile(r"^\| (\d\d_\w+) \| (.+?) \| ([-\d.,]+)(%?) \|")
+
+
+def measured_rows() -> list[tuple[str, str, str, str]]:
+    """(chapter, figure, number as recorded, '%' or '') from the table of measured figures."""
+    text = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    table = text.split("| chapter | figure | measured |", 1)[1].split("\n\n", 1)[0]
+    return [m.groups() for m in map(_ROW.match, table.splitlines()) if m]
+
+
+def spellings(number: str) -> list[str]:
+    """The recorded number and its roundings to fewer decimals: '78.3' → ['78.3', '78']."""
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    value = float(number.replace(",", ""))
+    return [f"{value:.{d}f}" for d in range(decimals, -1, -1)]
+
+
+def chapter_text(chapter: str) -> str:
+    return "\n".join(c.source for c in load("solutions", chapter).cells if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("chapter, figure, number, unit", measured_rows(), ids=lambda v: str(v)[:40])
+def test_measured_figure_appears_in_the_chapter_text(chapter, figure, number, unit):
+    text = chapter_text(chapter)
+    after = r"\s?(?:%|\\%|points|pts)" if unit else r"(?![\d])"  # a percentage is quoted as one (or in points)
+    found = [s for s in spellings(number) if re.search(rf"(?<![\d.]){re.escape(s)}{after}", text)]
+    assert found, f"{chapter}: '{figure}' was measured as {number}{unit}; the chapter text never quotes it"
+
+
+def test_the_table_is_read():
+    assert len(measured_rows()) >= 30
