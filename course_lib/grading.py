@@ -100,6 +100,23 @@ def run_student(fn: Callable, *args: Any, forbid: Sequence[Callable] = (),
 _LAST_CALL: list = [None]  # the latest run_student call, for the diagnosis of a failed comparison
 
 
+@contextlib.contextmanager
+def using(namespace: dict, **replacements: Any) -> Iterator[None]:
+    """Swap names in ``namespace`` (a notebook's ``globals()``) inside a block, then put back the
+    originals — those names only; the block's other assignments stay. A graded cell uses it to
+    run a later exercise on course_lib's versions of the earlier ones, so a slip costs once."""
+    saved = {name: namespace[name] for name in replacements if name in namespace}
+    namespace.update(replacements)
+    try:
+        yield
+    finally:
+        for name in replacements:
+            if name in saved:
+                namespace[name] = saved[name]
+            else:
+                namespace.pop(name, None)
+
+
 def _name_of(fn: Callable) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
 

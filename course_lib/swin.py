@@ -131,6 +131,23 @@ def window_attention(windows: Tensor, qkv_weight: Tensor, qkv_bias: Optional[Ten
 
 
 @reference
+def shift_regions(H: int, W: int, window_size: int, shift: int,
+                  device: Optional[torch.device] = None) -> Tensor:
+    """Region label of every pixel of an (H, W) map rolled by −s: row bands [0, H−M), [H−M, H−s),
+    [H−s, H) times the same three column bands, labelled 3·row band + column band.
+
+    Returns float (H, W) with values in 0..8; :func:`shift_window_mask` compares them per window.
+    """
+    M, s = window_size, shift
+    regions = torch.zeros(H, W, device=device)
+    bands = (slice(0, -M), slice(-M, -s), slice(-s, None))
+    for r, rows in enumerate(bands):
+        for c, cols in enumerate(bands):
+            regions[rows, cols] = 3 * r + c
+    return regions
+
+
+@reference
 def shift_window_mask(H: int, W: int, window_size: int, shift: int,
                       device: Optional[torch.device] = None) -> Tensor:
     """Additive mask for attention in shifted windows: 0 within a region, −100 across regions.
@@ -145,12 +162,7 @@ def shift_window_mask(H: int, W: int, window_size: int, shift: int,
         raise ValueError(f"window_size must divide H and W; got window_size={M}, H={H}, W={W}")
     if not 0 < s < M:
         raise ValueError(f"shift must satisfy 0 < shift < window_size={M}; got {s}")
-    regions = torch.zeros(H, W, device=device)
-    count = 0
-    for rows in (slice(0, -M), slice(-M, -s), slice(-s, None)):
-        for cols in (slice(0, -M), slice(-M, -s), slice(-s, None)):
-            regions[rows, cols] = count
-            count += 1
+    regions = shift_regions(H, W, M, s, device)  # (H, W)
     regions = regions.view(H // M, M, W // M, M).permute(0, 2, 1, 3).reshape(-1, M * M)  # (nW, M²)
     diff = regions.unsqueeze(1) - regions.unsqueeze(2)  # (nW, M², M²)
     return diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)

@@ -102,3 +102,14 @@ def test_randn_is_reproducible_and_independent_of_global_seed():
     torch.manual_seed(99)
     assert torch.equal(a, grading.randn(3, 4, seed=1))
     assert not torch.equal(a, grading.randn(3, 4, seed=2))
+
+
+def test_using_swaps_names_and_restores_only_those():
+    namespace = {"patchify": "yours", "P": 1}
+    with grading.using(namespace, patchify="course's", extra="new"):
+        assert namespace["patchify"] == "course's" and namespace["extra"] == "new"
+        namespace["P"] = 4  # an assignment made inside the block stays
+    assert namespace == {"patchify": "yours", "P": 4}
+    with pytest.raises(RuntimeError), grading.using(namespace, patchify="course's"):
+        raise RuntimeError("a failing test still puts the student's function back")
+    assert namespace["patchify"] == "yours"

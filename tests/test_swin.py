@@ -108,6 +108,30 @@ def test_shift_window_mask_separates_the_wrapped_regions():
     assert torch.equal(mask, mask.transpose(-2, -1))
 
 
+def _near_in_the_original_map(H: int, W: int, M: int, s: int) -> torch.Tensor:
+    """Independent rule: after the roll by −s, two tokens of a window may attend to each other iff
+    their original pixels are less than M apart on both axes (wrapped-around pixels are not)."""
+    rows, cols = (torch.arange(H) + s) % H, (torch.arange(W) + s) % W  # original row / column
+    orig = torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1).float()  # (H, W, 2)
+    win = swin.window_partition(orig[None], M)  # (nW, M², 2)
+    near = ((win[:, :, None] - win[:, None, :]).abs() < M).all(dim=-1)  # (nW, M², M²)
+    return torch.where(near, 0.0, -100.0)
+
+
+@pytest.mark.parametrize("H, W, M, s", [(12, 8, 4, 1), (8, 12, 4, 2), (12, 12, 4, 2), (6, 9, 3, 1),
+                                        (16, 20, 4, 3)])
+def test_shift_window_mask_on_maps_three_or_more_windows_wide_and_non_square(H, W, M, s):
+    # two windows wide, a band boundary at M and one at H − M coincide; here they do not
+    assert torch.equal(swin.shift_window_mask(H, W, M, s), _near_in_the_original_map(H, W, M, s))
+
+
+def test_shift_regions_label_the_three_bands_of_each_axis():
+    regions = swin.shift_regions(12, 8, 4, 1)  # rows [0, 8), [8, 11), [11, 12); columns [0, 4), [4, 7), [7, 8)
+    assert regions[0].tolist() == [0, 0, 0, 0, 1, 1, 1, 2]
+    assert regions[:, 0].tolist() == [0] * 8 + [3] * 3 + [6]
+    assert regions[11, 7].item() == 8
+
+
 def test_shift_window_mask_rejects_bad_shift():
     with pytest.raises(ValueError, match="0 < shift < window_size=4; got 4"):
         swin.shift_window_mask(8, 8, 4, 4)

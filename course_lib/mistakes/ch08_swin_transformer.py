@@ -203,6 +203,32 @@ def shift_mask_not_windowed(H, W, window_size, shift, device=None):
     return _region_mask(H, W, window_size, shift, device, windowed=False)
 
 
+@mistake("shift-mask-bands-from-top", cell="test_shift_window_mask", replaces="shift_window_mask",
+         explanation="You place the band borders at M and M + s, counted from the top-left; they coincide with "
+                     "H − M and H − s only on a map two windows wide. On a wider map the border at M + s cuts an "
+                     "inner window in two, and the wrapped-around pixels at the bottom and right stay unmasked.",
+         hint="Count the bands from the bottom and right edges: slice(0, -M), slice(-M, -s), slice(-s, None).")
+def shift_mask_bands_from_top(H, W, window_size, shift, device=None):
+    M, s = window_size, shift
+    return _region_mask(H, W, M, s, device, bands=(slice(0, M), slice(M, M + s), slice(M + s, None)))
+
+
+@mistake("shift-mask-square-map", cell="test_shift_window_mask", replaces="shift_window_mask",
+         explanation="You build the column bands from H instead of W, as if every map were square; on a map wider "
+                     "or taller than it is long the column border at W − s lands in the wrong place.",
+         hint="Rows: bands of H (H − M, H − s); columns: bands of W (W − M, W − s). Negative slices do both.")
+def shift_mask_square_map(H, W, window_size, shift, device=None):
+    M, s = window_size, shift
+    regions = torch.zeros(H, W, device=device)
+    bands = (slice(0, H - M), slice(H - M, H - s), slice(H - s, H))
+    for r, rows in enumerate(bands):
+        for c, cols in enumerate(bands):
+            regions[rows, cols] = 3 * r + c
+    regions = regions.view(H // M, M, W // M, M).permute(0, 2, 1, 3).reshape(-1, M * M)
+    same = regions.unsqueeze(1) == regions.unsqueeze(2)
+    return torch.where(same, 0.0, -100.0)
+
+
 # --- shifted_window_attention -----------------------------------------------------------------
 def _swa(x, qkv_weight, qkv_bias, proj_weight, proj_bias, bias_table, window_size, n_heads, shift,
          before=-1, after=1, use_mask=True):
