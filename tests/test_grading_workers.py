@@ -38,7 +38,7 @@ KINDS = {  # chapter -> kinds (a mistake submission is added to each); 12 submis
 @pytest.fixture(scope="module")
 def environment():
     patch = pytest.MonkeyPatch()
-    patch.setenv("COURSE_CELL_TIMEOUT", "20")
+    patch.setenv("COURSE_CELL_TIMEOUT", "120")  # no kind here loops: a timeout would only be load
     patch.setenv("COURSE_KERNEL_MEMORY", "6G")
     if sandbox_problem() and not unsandboxed():
         patch.setenv("COURSE_GRADING_UNSANDBOXED", "1")  # test_sandbox.py says why (and fails in CI)
@@ -79,12 +79,16 @@ def _grades(grading_dir: Path) -> list[dict]:
 
 
 def _feedback(grading_dir: Path) -> dict[str, str]:
-    """Feedback pages by path, with nbgrader's timestamps taken out."""
+    """The text of each feedback page, by path: everything a reader sees, timestamps taken out.
+
+    The HTML around it can differ between two runs of the same notebook, serial or not: how the
+    kernel's stdout was cut into output blocks, and the random cell ids nbgrader's DeduplicateIds
+    gives a duplicated cell."""
     pages = {}
     for page in sorted((grading_dir / "feedback").rglob("*.html")):
-        text = page.read_text()
+        text = re.sub(r"<[^>]*>", " ", page.read_text())
         text = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?", "TIME", text)
-        pages[str(page.relative_to(grading_dir))] = text.replace(str(grading_dir), "GRADING")
+        pages[str(page.relative_to(grading_dir))] = " ".join(text.replace(str(grading_dir), "GRADING").split())
     return pages
 
 
@@ -100,7 +104,8 @@ def test_workers_give_each_submission_its_expected_score(batch, parallel):
     _, built = batch
     grading_dir, batches = parallel
     scores = {(row["assignment"], row["student_id"]): float(row["raw_score"] or 0) for row in _grades(grading_dir)}
-    assert set(scores) == set(built)
+    assert set(built) <= set(scores)
+    assert all(scores[key] == 0 for key in set(scores) - set(built))  # nothing submitted for that chapter
     for key, sub in built.items():
         if sub.expected == sub.expected:  # the mistake submissions' scores are checked against serial
             assert scores[key] == sub.expected, f"{key}: {sub.what}"
