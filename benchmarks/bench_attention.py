@@ -5,6 +5,7 @@ Times ``course_lib.attention.scaled_dot_product_attention(q, k, v, mask)`` again
 ``torch.utils.benchmark.Timer`` on several (B, h, T, d) shapes, without a mask and with a
 boolean causal mask. DESIGN §9's target: the course version within 2× of SDPA.
 """
+
 from __future__ import annotations
 
 import math
@@ -106,27 +107,44 @@ def is_noisy(m: Measurement) -> bool:
     return m.iqr / m.median > NOISY_IQR
 
 
-def bench_one(shape, mask_kind: str, device: torch.device, plan: TimingPlan,
-              threads: int) -> AttentionRow:
+def bench_one(shape, mask_kind: str, device: torch.device, plan: TimingPlan, threads: int) -> AttentionRow:
     """Time both implementations on one (shape, mask) pair, after checking they agree.
 
     When other processes kept the CPU busy during a measurement it is taken again, up to
     ``plan.attempts`` times in all, and the least disturbed measurement is kept.
     """
     q, k, v, mask = make_inputs(shape, mask_kind, device)
-    inputs = {"course": scaled_dot_product_attention, "sdpa": F.scaled_dot_product_attention,
-              "q": q, "k": k, "v": v, "mask": mask}
+    inputs = {
+        "course": scaled_dot_product_attention,
+        "sdpa": F.scaled_dot_product_attention,
+        "q": q,
+        "k": k,
+        "v": v,
+        "mask": mask,
+    }
     stmts = ["course(q, k, v, mask)", "sdpa(q, k, v, attn_mask=mask)"]
     with torch.no_grad():
-        diff = (scaled_dot_product_attention(q, k, v, mask)
-                - F.scaled_dot_product_attention(q, k, v, attn_mask=mask)).abs().max().item()
+        diff = (
+            (scaled_dot_product_attention(q, k, v, mask) - F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+            .abs()
+            .max()
+            .item()
+        )
         best: Optional[AttentionRow] = None
         for attempt in range(1, plan.attempts + 1):
             with CpuMeter() as meter:
                 course, sdpa = interleaved(stmts, inputs, plan, threads)
-            row = AttentionRow(device.type, threads, shape, mask_kind, course.median * 1e6,
-                               sdpa.median * 1e6, diff, noisy=is_noisy(course) or is_noisy(sdpa),
-                               others_cores=meter.others_cores)
+            row = AttentionRow(
+                device.type,
+                threads,
+                shape,
+                mask_kind,
+                course.median * 1e6,
+                sdpa.median * 1e6,
+                diff,
+                noisy=is_noisy(course) or is_noisy(sdpa),
+                others_cores=meter.others_cores,
+            )
             if best is None or row.others_cores < best.others_cores:
                 best = row
             if meter.quiet or attempt == plan.attempts:
@@ -136,8 +154,7 @@ def bench_one(shape, mask_kind: str, device: torch.device, plan: TimingPlan,
     return best
 
 
-def run_attention(device: torch.device, plan: TimingPlan, threads: int,
-                  log=print) -> list[AttentionRow]:
+def run_attention(device: torch.device, plan: TimingPlan, threads: int, log=print) -> list[AttentionRow]:
     """Every shape × mask on ``device`` with ``threads`` torch threads, one row each.
     Waits first (up to plan.wait_s) for other processes to leave the CPU alone."""
     waited = wait_for_quiet(plan.wait_s)
@@ -146,9 +163,12 @@ def run_attention(device: torch.device, plan: TimingPlan, threads: int,
     for shape in SHAPES:
         for mask_kind in MASKS:
             row = bench_one(shape, mask_kind, device, plan, threads)
-            log(f"  attention {device.type} {threads} thread(s) {shape} mask={mask_kind}: course {row.course_us:.0f} µs, "
+            log(
+                f"  attention {device.type} {threads} thread(s) {shape} mask={mask_kind}: "
+                f"course {row.course_us:.0f} µs, "
                 f"SDPA {row.sdpa_us:.0f} µs, ratio {row.ratio:.2f}, others' CPU "
-                f"{row.others_cores:.2f} cores, {row.attempts} attempt(s)")
+                f"{row.others_cores:.2f} cores, {row.attempts} attempt(s)"
+            )
             rows.append(row)
     return rows
 
@@ -156,15 +176,16 @@ def run_attention(device: torch.device, plan: TimingPlan, threads: int,
 def attention_table(rows: list[AttentionRow]) -> str:
     """A markdown table of the rows, one per (shape, mask)."""
     lines = [
-        "| (B, h, T, d) | mask | course (µs) | SDPA (µs) | course / SDPA | within 2×? "
-        "| others' CPU (cores) |",
+        "| (B, h, T, d) | mask | course (µs) | SDPA (µs) | course / SDPA | within 2×? | others' CPU (cores) |",
         "|---|---|---:|---:|---:|---|---:|",
     ]
     for r in rows:
         verdict = "yes" if r.meets_target else "**no**"
         flags = (" †" if r.noisy else "") + (" ‡" if r.disturbed else "")
-        lines.append(f"| {r.shape} | {r.mask} | {r.course_us:,.0f} | {r.sdpa_us:,.0f} | "
-                     f"{r.ratio:.2f}{flags} | {verdict} | {r.others_cores:.2f} |")
+        lines.append(
+            f"| {r.shape} | {r.mask} | {r.course_us:,.0f} | {r.sdpa_us:,.0f} | "
+            f"{r.ratio:.2f}{flags} | {verdict} | {r.others_cores:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -174,25 +195,29 @@ def attention_summary(rows: list[AttentionRow]) -> str:
     met = sum(r.meets_target for r in rows)
     worst_diff = max(r.max_abs_diff for r in rows)
     agreement = "agree" if worst_diff <= AGREE_ATOL else "**DISAGREE** (check the course code)"
-    text = (f"Ratio course / SDPA from {min(ratios):.2f} to {max(ratios):.2f}; "
-            f"{met} of {len(rows)} rows meet the target (≤ {TARGET_RATIO:g}×). "
-            f"Outputs {agreement}: largest |course − SDPA| = {worst_diff:.1e} "
-            f"(tolerance {AGREE_ATOL:g}).")
+    text = (
+        f"Ratio course / SDPA from {min(ratios):.2f} to {max(ratios):.2f}; "
+        f"{met} of {len(rows)} rows meet the target (≤ {TARGET_RATIO:g}×). "
+        f"Outputs {agreement}: largest |course − SDPA| = {worst_diff:.1e} "
+        f"(tolerance {AGREE_ATOL:g})."
+    )
     noisy = sum(r.noisy for r in rows)
     if noisy:
-        text += (f" † {noisy} row(s) with a wide spread between runs (IQR > {NOISY_IQR:.0%} "
-                 "of the median).")
+        text += f" † {noisy} row(s) with a wide spread between runs (IQR > {NOISY_IQR:.0%} of the median)."
     disturbed = sum(r.disturbed for r in rows)
     if disturbed:
-        text += (f" ‡ {disturbed} row(s) measured while other processes kept more than "
-                 f"{QUIET_CORES:g} of a core busy, even after retries: those timings are "
-                 "distorted (torch's threads wait for each other when another process holds "
-                 "a core); rerun on a quiet machine before trusting them.")
+        text += (
+            f" ‡ {disturbed} row(s) measured while other processes kept more than "
+            f"{QUIET_CORES:g} of a core busy, even after retries: those timings are "
+            "distorted (torch's threads wait for each other when another process holds "
+            "a core); rerun on a quiet machine before trusting them."
+        )
     return text
 
 
-def attention_markdown(cpu_tables: dict[int, list[AttentionRow]],
-                       cuda_rows: Optional[list[AttentionRow]], plan: TimingPlan) -> str:
+def attention_markdown(
+    cpu_tables: dict[int, list[AttentionRow]], cuda_rows: Optional[list[AttentionRow]], plan: TimingPlan
+) -> str:
     """The attention section of docs/benchmarks.md: a CPU table per thread count (the first
     one is torch.get_num_threads()), then the CUDA table or why there is none."""
     parts = [
@@ -210,15 +235,19 @@ def attention_markdown(cpu_tables: dict[int, list[AttentionRow]],
         f"keeping the quietest; before each table the run waits up to {plan.wait_s:g} s "
         "for the machine to go quiet.",
         "",
-        f"**Target (DESIGN §9):** the course version within {TARGET_RATIO:g}× of SDPA, "
-        "i.e. course / SDPA ≤ 2.",
+        f"**Target (DESIGN §9):** the course version within {TARGET_RATIO:g}× of SDPA, i.e. course / SDPA ≤ 2.",
         "",
     ]
     for i, (threads, rows) in enumerate(cpu_tables.items()):
-        origin = " = `torch.get_num_threads()`" if i == 0 else \
-            " (less sensitive to other processes on the machine)"
-        parts += [f"### CPU, {threads} thread{'s' if threads > 1 else ''}{origin}", "",
-                  attention_table(rows), "", attention_summary(rows), ""]
+        origin = " = `torch.get_num_threads()`" if i == 0 else " (less sensitive to other processes on the machine)"
+        parts += [
+            f"### CPU, {threads} thread{'s' if threads > 1 else ''}{origin}",
+            "",
+            attention_table(rows),
+            "",
+            attention_summary(rows),
+            "",
+        ]
     parts += ["### CUDA", ""]
     if cuda_rows:
         parts += [attention_table(cuda_rows), "", attention_summary(cuda_rows), ""]

@@ -15,6 +15,7 @@ Seconds per submission = the batch's wall time / submissions; DESIGN §9's targe
 per submission for every chapter, 2 workers vs 1, per-task overhead, the class's expected wall
 time) and, with ``--serial``, the serial batch above; the part not re-measured is kept.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,8 @@ def _built(chapter: str) -> dict:
 def _grade_once(chapter: str, batch: dict, diagnosis: bool) -> tuple[float, float, bool, float]:
     """(batch s, pipeline s, scores as expected, other processes' cores) for one graded batch."""
     from instructor import autograde as pipeline
-    from instructor.nbgrader_cli import nbgrader
     from instructor import batches, kinds
+    from instructor.nbgrader_cli import nbgrader
 
     os.environ["COURSE_LIB_DIAGNOSIS"] = "1" if diagnosis else "0"  # passed to the grading kernel
     total = kinds.Chapter(chapter).total
@@ -85,7 +86,8 @@ def _grade_once(chapter: str, batch: dict, diagnosis: bool) -> tuple[float, floa
     os.environ.pop("COURSE_LIB_DIAGNOSIS")
     as_expected = not result.failed and all(
         scores.get(s) == sub.expected if sub.expected == sub.expected else scores.get(s, total) < total
-        for s, sub in batch.items())  # mistake submissions: any score below full marks
+        for s, sub in batch.items()
+    )  # mistake submissions: any score below full marks
     return batch_s, pipeline_s, as_expected, meter.others_cores
 
 
@@ -101,10 +103,21 @@ def run_autograde(chapter: str | None = None, students: int = 20, log=print) -> 
     log(f"3. autograding {students} submissions of {chapter} ({mode}), diagnosis off then on")
     off_s, _, _, _ = _grade_once(chapter, batch, diagnosis=False)
     batch_s, pipeline_s, as_expected, others = _grade_once(chapter, batch, diagnosis=True)
-    run = AutogradeRun(chapter, students, batch_s, pipeline_s, others, mode, as_expected,
-                       datetime.datetime.now().isoformat(timespec="minutes"), off_s)
-    log(f"   {run.per_submission_s:.1f} s per submission ({batch_s:.0f} s batch, {pipeline_s:.0f} s in all); "
-        f"without diagnosis {off_s / students:.1f} s")
+    run = AutogradeRun(
+        chapter,
+        students,
+        batch_s,
+        pipeline_s,
+        others,
+        mode,
+        as_expected,
+        datetime.datetime.now().isoformat(timespec="minutes"),
+        off_s,
+    )
+    log(
+        f"   {run.per_submission_s:.1f} s per submission ({batch_s:.0f} s batch, {pipeline_s:.0f} s in all); "
+        f"without diagnosis {off_s / students:.1f} s"
+    )
     return run
 
 
@@ -129,9 +142,9 @@ def autograde_markdown(run: AutogradeRun | None) -> str:
         f"{run.without_diagnosis_s / run.students:.1f} | {100 * (run.batch_s / run.without_diagnosis_s - 1):+.0f}% | "
         f"{run.pipeline_s:.0f} | {others} | {'all as expected' if run.as_expected else 'MISMATCH'} |",
         "",
-        f"The batch {verdict} DESIGN §9's target. \"Without diagnosis\" grades the same batch with "
+        f'The batch {verdict} DESIGN §9\'s target. "Without diagnosis" grades the same batch with '
         "`COURSE_LIB_DIAGNOSIS=0` (no replay of the mistake catalogue); issue 7's budget for naming mistakes "
-        "is ≤ +20%. \"Batch\" is `generate_assignment` + `nbgrader autograde`; "
+        'is ≤ +20%. "Batch" is `generate_assignment` + `nbgrader autograde`; '
         "the whole pipeline adds collecting, the CSV export and the feedback HTML. A submission's time is "
         "mostly its kernel's start (torch import, about 2 s) and the chapter's own demos in fast mode.",
         "",
@@ -151,11 +164,14 @@ def update_doc(serial: str | None, workers: str | None, path: Path = REPO_ROOT /
     old_serial, _, old_workers = body.partition(HEADING)
     serial = serial or (SECTION + old_serial).rstrip() + "\n"
     workers = workers or (HEADING + old_workers if old_workers else "")
-    path.write_text(head.rstrip() + "\n\n" + serial.rstrip() + "\n\n" + workers.rstrip() + "\n" + tail, encoding="utf-8")
+    path.write_text(
+        head.rstrip() + "\n\n" + serial.rstrip() + "\n\n" + workers.rstrip() + "\n" + tail, encoding="utf-8"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench_workers import run as run_workers, workers_markdown
+    from bench_workers import run as run_workers
+    from bench_workers import workers_markdown
 
     from instructor.nbgrader_cli import chapter_ids
 

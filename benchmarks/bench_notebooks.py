@@ -6,6 +6,7 @@ kernel would run it (kernel python3, working directory = the notebook's folder),
 memory and executed there: nothing is written back to disk. Wall time includes the kernel's
 start-up, as a student would see it. DESIGN §9's targets: fast ≤ 30 s, full ≤ 180 s.
 """
+
 from __future__ import annotations
 
 import copy
@@ -105,8 +106,7 @@ def run_notebook(path: Path, mode: str) -> NotebookRun:
     return NotebookRun(path.stem, mode, seconds, passed, error, meter.others_cores, results)
 
 
-def run_notebooks(repo_root: Path, modes: list[str], wait_s: float,
-                  log=print) -> list[NotebookRun]:
+def run_notebooks(repo_root: Path, modes: list[str], wait_s: float, log=print) -> list[NotebookRun]:
     """Every chapter in every mode, in chapter order. Before each run, wait at most
     ``wait_s`` seconds for other processes to leave the CPU alone."""
     runs = []
@@ -148,8 +148,10 @@ def notebooks_markdown(runs: list[NotebookRun], modes: list[str], wait_s: float)
     by_key = {(r.chapter, r.mode): r for r in runs}
     for chapter in dict.fromkeys(r.chapter for r in runs):
         chapter_runs = [by_key[(chapter, mode)] for mode in modes]
-        cells = "".join(f" {run.seconds:.1f}{' ‡' if run.others_cores > QUIET_CORES else ''}"
-                        f" | {verdict(run)} |" for run in chapter_runs)
+        cells = "".join(
+            f" {run.seconds:.1f}{' ‡' if run.others_cores > QUIET_CORES else ''} | {verdict(run)} |"
+            for run in chapter_runs
+        )
         others = " / ".join(f"{run.others_cores:.2f}" for run in chapter_runs)
         parts.append(f"| {chapter} |{cells} {others} |")
     parts.append("")

@@ -16,6 +16,7 @@ is one Dask task graded in its own workspace, sandboxed, fast mode.
   after the pool (recording into the gradebook, grades.csv, feedback);
 - the class: 300 students x 10 chapters from those figures, at 1, 16 and 64 workers.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -85,8 +86,12 @@ def per_chapter(chapters: list[str], count: int, scratch: Path, log) -> dict[str
             batch = dict(list(batch.items())[:count])
             grading_dir = _folder(scratch, chapter, batch)
             gradebook = workers.template_gradebook(grading_dir, chapter)
-            times[chapter] = [client.submit(workers.grade, workers.task_for(grading_dir, chapter, s), gradebook,
-                                            pure=False).result().seconds for s in batch]
+            times[chapter] = [
+                client.submit(workers.grade, workers.task_for(grading_dir, chapter, s), gradebook, pure=False)
+                .result()
+                .seconds
+                for s in batch
+            ]
             log(f"   {chapter}: {' '.join(f'{t:.1f}' for t in times[chapter])} s")
     return times
 
@@ -107,19 +112,23 @@ def overheads(scratch: Path, chapter: str) -> tuple[float, float]:
             client.submit(int, i, pure=False).result()
             trips.append(time.perf_counter() - started)
         gradebook = workers.template_gradebook(grading_dir, chapter)
-        empty = [client.submit(workers.grade, workers.task_for(grading_dir, chapter, "nobody"), gradebook,
-                               pure=False).result().seconds for _ in range(3)]
+        empty = [
+            client.submit(workers.grade, workers.task_for(grading_dir, chapter, "nobody"), gradebook, pure=False)
+            .result()
+            .seconds
+            for _ in range(3)
+        ]
     return statistics.median(trips), statistics.median(empty)
 
 
 def scaling(chapter: str, students: int, scratch: Path, log) -> tuple[dict[int, float], float, bool]:
     """workers -> wall seconds of the pool; coordinator seconds per submission; scores as expected."""
+    from bench_autograde import MIX, _built
+
     from instructor import workers
     from instructor.autograde import grade_chapter
     from instructor.export import export, read_scores
     from instructor.nbgrader_cli import nbgrader
-
-    from bench_autograde import _built, MIX
 
     built = _built(chapter)
     batch = {f"s{i:03d}-{MIX[i % len(MIX)]}": built[MIX[i % len(MIX)]] for i in range(students)}
@@ -134,8 +143,12 @@ def scaling(chapter: str, students: int, scratch: Path, log) -> tuple[dict[int, 
         scores = read_scores(export(grading_dir), chapter)
         nbgrader("generate_feedback", chapter, "--force", grading_dir=grading_dir, check=False)
         coordinator = (time.perf_counter() - started) / students
-        as_expected &= all(scores.get(s) == sub.expected if sub.expected == sub.expected else
-                           scores.get(s, 1e9) < built["solution"].expected for s, sub in batch.items())
+        as_expected &= all(
+            scores.get(s) == sub.expected
+            if sub.expected == sub.expected
+            else scores.get(s, 1e9) < built["solution"].expected
+            for s, sub in batch.items()
+        )
         log(f"   {count} worker(s): {walls[count]:.0f} s for {students} submissions")
     return walls, coordinator, as_expected
 
@@ -144,15 +157,17 @@ def run(chapters: list[str], per: int, students: int, log=print) -> WorkersRun:
     from instructor.kinds import TEMPLATE_CHAPTER
     from instructor.sandbox import require_sandbox
 
-    result = WorkersRun(students=students, sandbox=require_sandbox(),
-                        date=datetime.datetime.now().isoformat(timespec="minutes"))
+    result = WorkersRun(
+        students=students, sandbox=require_sandbox(), date=datetime.datetime.now().isoformat(timespec="minutes")
+    )
     with tempfile.TemporaryDirectory() as scratch, CpuMeter() as meter:
         log(f"3b. grading on Dask workers ({result.sandbox}): per chapter, {per} submission(s) on one worker")
         result.per_chapter = per_chapter(chapters, per, Path(scratch), log)
         result.dispatch_s, result.overhead_s = overheads(Path(scratch), TEMPLATE_CHAPTER)
         log(f"   overhead: dispatch {1000 * result.dispatch_s:.0f} ms, empty task {result.overhead_s:.1f} s")
-        result.scaling, result.coordinator_s, result.as_expected = scaling(TEMPLATE_CHAPTER, students,
-                                                                           Path(scratch), log)
+        result.scaling, result.coordinator_s, result.as_expected = scaling(
+            TEMPLATE_CHAPTER, students, Path(scratch), log
+        )
     result.others_cores = meter.others_cores
     return result
 
@@ -160,31 +175,44 @@ def run(chapters: list[str], per: int, students: int, log=print) -> WorkersRun:
 def workers_markdown(run: WorkersRun) -> str:
     """The workers part of section 3."""
     others = "unknown" if run.others_cores != run.others_cores else f"{run.others_cores:.1f} cores"
-    lines = [HEADING, "",
-             f"Measured {run.date} with `make bench-autograde` ({run.sandbox}, fast mode) while other processes "
-             f"used {others} of this machine's CPUs on average (benchmarks/contention.py): on a shared 2-core "
-             "machine every figure below is inflated by that contention; re-measure on a quiet machine.", "",
-             "| chapter | submissions | median s per submission | target |", "|---|---:|---:|---|"]
+    lines = [
+        HEADING,
+        "",
+        f"Measured {run.date} with `make bench-autograde` ({run.sandbox}, fast mode) while other processes "
+        f"used {others} of this machine's CPUs on average (benchmarks/contention.py): on a shared 2-core "
+        "machine every figure below is inflated by that contention; re-measure on a quiet machine.",
+        "",
+        "| chapter | submissions | median s per submission | target |",
+        "|---|---:|---:|---|",
+    ]
     for chapter, times in run.per_chapter.items():
         verdict = "meets" if run.median(chapter) <= TARGET_S else "misses"
         lines.append(f"| {chapter} | {len(times)} | **{run.median(chapter):.1f}** | ≤ {TARGET_S:.0f} s: {verdict} |")
     one, two = run.scaling.get(1, float("nan")), run.scaling.get(2, float("nan"))
-    lines += ["", "A submission's time is measured on the worker: its workspace, nbgrader's start, the sandboxed "
-              "kernel and the chapter's non-demo cells.", "",
-              f"| {run.students} submissions of the template chapter | wall (s) | submissions per minute |",
-              "|---|---:|---:|",
-              f"| 1 worker | {one:.0f} | {60 * run.students / one:.1f} |",
-              f"| 2 workers | {two:.0f} | {60 * run.students / two:.1f} |", "",
-              f"2 workers vs 1: **{run.speedup:.2f}x** the throughput (target ≥ 1.7x on a quiet machine; "
-              f"scores {'all as expected' if run.as_expected else 'MISMATCH'}). Per-task overhead: dispatching a "
-              f"task costs {1000 * run.dispatch_s:.0f} ms (a no-op task's round trip); a task whose file nbgrader "
-              f"cannot read — workspace set-up and nbgrader's start, no kernel — takes {run.overhead_s:.1f} s; "
-              f"after the pool, the coordinator spends {run.coordinator_s:.2f} s per submission recording it in "
-              "the gradebook, exporting grades.csv and writing its feedback.", "",
-              f"Expected wall time for {CLASS_STUDENTS} students x 10 chapters (the per-chapter medians above, "
-              "averaged over the chapters measured; each worker on a core of its own; the coordinator's "
-              "part does not spread over workers):", "",
-              "| workers | grading (min) | coordinator (min) | total (min) |", "|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "A submission's time is measured on the worker: its workspace, nbgrader's start, the sandboxed "
+        "kernel and the chapter's non-demo cells.",
+        "",
+        f"| {run.students} submissions of the template chapter | wall (s) | submissions per minute |",
+        "|---|---:|---:|",
+        f"| 1 worker | {one:.0f} | {60 * run.students / one:.1f} |",
+        f"| 2 workers | {two:.0f} | {60 * run.students / two:.1f} |",
+        "",
+        f"2 workers vs 1: **{run.speedup:.2f}x** the throughput (target ≥ 1.7x on a quiet machine; "
+        f"scores {'all as expected' if run.as_expected else 'MISMATCH'}). Per-task overhead: dispatching a "
+        f"task costs {1000 * run.dispatch_s:.0f} ms (a no-op task's round trip); a task whose file nbgrader "
+        f"cannot read — workspace set-up and nbgrader's start, no kernel — takes {run.overhead_s:.1f} s; "
+        f"after the pool, the coordinator spends {run.coordinator_s:.2f} s per submission recording it in "
+        "the gradebook, exporting grades.csv and writing its feedback.",
+        "",
+        f"Expected wall time for {CLASS_STUDENTS} students x 10 chapters (the per-chapter medians above, "
+        "averaged over the chapters measured; each worker on a core of its own; the coordinator's "
+        "part does not spread over workers):",
+        "",
+        "| workers | grading (min) | coordinator (min) | total (min) |",
+        "|---:|---:|---:|---:|",
+    ]
     for count in PROJECTED_WORKERS:
         grading, coordinator = run.projected_min(count)
         lines.append(f"| {count} | {grading:.0f} | {coordinator:.0f} | **{grading + coordinator:.0f}** |")

@@ -7,6 +7,7 @@ code, so each timing is taken inside a :class:`CpuMeter`, which reads /proc/stat
 time on the machine) and subtracts the CPU time of this process and of its children
 (``resource.getrusage``).
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Describe the machine a benchmark ran on, so that every figure in docs/benchmarks.md
 can be read against the hardware and software that produced it."""
+
 from __future__ import annotations
 
 import datetime
@@ -108,8 +109,7 @@ def machine_markdown(machine: Machine, command: str, load_at_end: str) -> str:
         "## Machine",
         "",
         f"- Date: {machine.date}",
-        f"- CPU: {machine.cpu_model}, {machine.cpu_cores} logical cores, "
-        f"{machine.memory_gib:.1f} GiB RAM",
+        f"- CPU: {machine.cpu_model}, {machine.cpu_cores} logical cores, {machine.memory_gib:.1f} GiB RAM",
         f"- torch threads: {machine.torch_threads} (`torch.get_num_threads()`; the notebooks "
         "use it, attention is timed with it and with 1 thread)",
         f"- GPU: {gpu}",

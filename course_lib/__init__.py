@@ -21,6 +21,7 @@ Names follow the paper or the oracle library: ``d_model`` (width C), ``n_heads``
 images; a boolean attention mask is True where a query MAY attend (as in
 ``F.scaled_dot_product_attention``; ``nn.MultiheadAttention`` uses the opposite).
 """
+
 from .results import record_result
 from .runtime import fast_or_full, get_device, is_fast_mode, seed_everything
 

@@ -4,6 +4,7 @@ Conventions follow ``torch.nn.functional.scaled_dot_product_attention``:
 q is (..., L, d_k) for L queries, k is (..., S, d_k) and v is (..., S, d_v) for S keys.
 A boolean mask is True where a query MAY attend; a float mask is added to the scores.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,9 +21,7 @@ def _check_qk(q: Tensor, k: Tensor) -> None:
     if q.dim() < 2 or k.dim() < 2:
         raise ValueError(f"q and k need at least 2 dims (..., L, d_k); got q {tuple(q.shape)} and k {tuple(k.shape)}")
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must share the last dim d_k; got q {tuple(q.shape)} and k {tuple(k.shape)}"
-        )
+        raise ValueError(f"q and k must share the last dim d_k; got q {tuple(q.shape)} and k {tuple(k.shape)}")
 
 
 def _check_kv(k: Tensor, v: Tensor) -> None:
@@ -37,7 +36,8 @@ def _check_mask(mask: Tensor, scores: Tensor) -> None:
         torch.broadcast_shapes(mask.shape, scores.shape)
     except RuntimeError:
         raise ValueError(
-            f"mask must broadcast to the scores' shape (..., L, S) = {tuple(scores.shape)}; got mask {tuple(mask.shape)}"
+            f"mask must broadcast to the scores' shape (..., L, S) = {tuple(scores.shape)}; "
+            f"got mask {tuple(mask.shape)}"
         ) from None
     if mask.dtype != torch.bool and not mask.is_floating_point():
         raise TypeError(f"mask must be bool (True = may attend) or float (added to scores); got dtype {mask.dtype}")
@@ -148,8 +148,9 @@ def padding_mask(lengths: Tensor, S: int) -> Tensor:
 
 
 @reference
-def dot_product_variance(d_k: int, n_samples: int = 20_000, scaled: bool = False,
-                         generator: Optional[torch.Generator] = None) -> float:
+def dot_product_variance(
+    d_k: int, n_samples: int = 20_000, scaled: bool = False, generator: Optional[torch.Generator] = None
+) -> float:
     """Empirical variance of q·k (or q·k/√d_k if ``scaled``) for q, k ~ N(0, I_{d_k}).
 
     Theory: Var(q·k) = d_k, so Var(q·k/√d_k) = 1 whatever the dimension.

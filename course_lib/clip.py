@@ -9,6 +9,7 @@ et al. 2018). Zero-shot classification and retrieval reuse the same similarities
 The functions a student writes are marked ``@reference``; the models live in
 :mod:`course_lib.clip_model`.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,11 +26,14 @@ LOGIT_SCALE_MAX = 100.0  # the exponentiated scale is clamped here (τ ≥ 0.01)
 
 def _check_pair(a: Tensor, b: Tensor, a_name: str, b_name: str) -> None:
     if a.dim() != 2 or b.dim() != 2:
-        raise ValueError(f"{a_name} and {b_name} must be 2-D (B, E); got {a_name} {tuple(a.shape)} "
-                         f"and {b_name} {tuple(b.shape)}")
+        raise ValueError(
+            f"{a_name} and {b_name} must be 2-D (B, E); got {a_name} {tuple(a.shape)} and {b_name} {tuple(b.shape)}"
+        )
     if a.shape != b.shape:
-        raise ValueError(f"{a_name} and {b_name} must have the same shape (B, E) (one caption per image); "
-                         f"got {a_name} {tuple(a.shape)} and {b_name} {tuple(b.shape)}")
+        raise ValueError(
+            f"{a_name} and {b_name} must have the same shape (B, E) (one caption per image); "
+            f"got {a_name} {tuple(a.shape)} and {b_name} {tuple(b.shape)}"
+        )
 
 
 def new_logit_scale(init: float = LOGIT_SCALE_INIT) -> nn.Parameter:
@@ -87,11 +91,15 @@ def zero_shot_logits(image_features: Tensor, template_features: Tensor) -> Tenso
     Returns (N, K): cos(image n, w_k); the prediction is its argmax over K.
     """
     if image_features.dim() != 2 or template_features.dim() != 3:
-        raise ValueError(f"need image_features (N, E) and template_features (K, M, E); got "
-                         f"{tuple(image_features.shape)} and {tuple(template_features.shape)}")
+        raise ValueError(
+            f"need image_features (N, E) and template_features (K, M, E); got "
+            f"{tuple(image_features.shape)} and {tuple(template_features.shape)}"
+        )
     if image_features.shape[-1] != template_features.shape[-1]:
-        raise ValueError(f"image_features and template_features must share E; got "
-                         f"{tuple(image_features.shape)} and {tuple(template_features.shape)}")
+        raise ValueError(
+            f"image_features and template_features must share E; got "
+            f"{tuple(image_features.shape)} and {tuple(template_features.shape)}"
+        )
     templates = F.normalize(template_features, dim=-1)  # (K, M, E)
     classes = F.normalize(templates.mean(dim=1), dim=-1)  # (K, E): one unit vector per class
     images = F.normalize(image_features, dim=-1)  # (N, E)

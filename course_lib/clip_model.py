@@ -10,6 +10,7 @@
 - :class:`CLIP`: both encoders and the learnable temperature; :func:`train_clip` trains it
   with :func:`course_lib.clip.clip_loss`.
 """
+
 from __future__ import annotations
 
 import random
@@ -49,8 +50,9 @@ def caption_vocab() -> Vocab:
     return Vocab(dict.fromkeys(words))  # unique, in order of first appearance
 
 
-def random_captions(attributes: dict[str, Tensor], templates: Sequence[str] = TRAIN_TEMPLATES,
-                    seed: int = 0) -> list[str]:
+def random_captions(
+    attributes: dict[str, Tensor], templates: Sequence[str] = TRAIN_TEMPLATES, seed: int = 0
+) -> list[str]:
     """One caption per image: a random template filled with the image's attribute names."""
     rng = random.Random(seed)
     n = len(next(iter(attributes.values())))
@@ -87,8 +89,9 @@ class CLIPConfig:
 
     @classmethod
     def tiny(cls) -> "CLIPConfig":
-        return cls(image_size=16, patch_size=8, d_model=16, n_heads=2, d_ff=32, image_layers=1, text_layers=1,
-                   embed_dim=8)
+        return cls(
+            image_size=16, patch_size=8, d_model=16, n_heads=2, d_ff=32, image_layers=1, text_layers=1, embed_dim=8
+        )
 
 
 class TextEncoder(nn.Module):
@@ -102,9 +105,16 @@ class TextEncoder(nn.Module):
         c = config
         self.token_embedding = nn.Embedding(c.vocab_size, c.d_model)
         self.position_embedding = nn.Parameter(torch.randn(c.max_len, c.d_model) * 0.02)
-        self.encoder = TransformerEncoder(d_model=c.d_model, n_heads=c.n_heads, d_ff=c.d_ff, n_layers=c.text_layers,
-                                          norm_first=True, activation="gelu", use_sdpa=True)  # SDPA: faster, same result
-        self.projection = nn.Parameter(torch.randn(c.d_model, c.embed_dim) * c.d_model ** -0.5)
+        self.encoder = TransformerEncoder(
+            d_model=c.d_model,
+            n_heads=c.n_heads,
+            d_ff=c.d_ff,
+            n_layers=c.text_layers,
+            norm_first=True,
+            activation="gelu",
+            use_sdpa=True,
+        )  # SDPA: faster, same result
+        self.projection = nn.Parameter(torch.randn(c.d_model, c.embed_dim) * c.d_model**-0.5)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         B, T = ids.shape
@@ -124,7 +134,7 @@ class ImageEncoder(nn.Module):
         c = config
         self.vit = ViT(vit_config(c))
         self.pool = c.image_pool
-        self.projection = nn.Parameter(torch.randn(c.d_model, c.embed_dim) * c.d_model ** -0.5)
+        self.projection = nn.Parameter(torch.randn(c.d_model, c.embed_dim) * c.d_model**-0.5)
 
     def forward(self, images: Tensor) -> Tensor:
         tokens = self.vit.forward_features(images)  # (B, 1 + N, C), after the final norm
@@ -152,20 +162,38 @@ class CLIP(nn.Module):
 def vit_config(config: CLIPConfig) -> ViTConfig:
     """The ViT of the image side: chapter 7's model, without its classification head in use."""
     c = config
-    return ViTConfig(image_size=c.image_size, patch_size=c.patch_size, in_channels=c.in_channels, n_classes=1,
-                     d_model=c.d_model, n_heads=c.n_heads, d_ff=c.d_ff, n_layers=c.image_layers,
-                     position="learned" if c.position_embedding else "none")
+    return ViTConfig(
+        image_size=c.image_size,
+        patch_size=c.patch_size,
+        in_channels=c.in_channels,
+        n_classes=1,
+        d_model=c.d_model,
+        n_heads=c.n_heads,
+        d_ff=c.d_ff,
+        n_layers=c.image_layers,
+        position="learned" if c.position_embedding else "none",
+    )
 
 
-def train_clip(model: CLIP, images: Tensor, ids: Tensor, lengths: Tensor, steps: int, batch_size: int = 128,
-               lr: float = 2e-3, seed: int = 0, progress: bool = True) -> list[float]:
+def train_clip(
+    model: CLIP,
+    images: Tensor,
+    ids: Tensor,
+    lengths: Tensor,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
     """AdamW with a one-cycle schedule on random batches of (image, caption) pairs; returns the losses.
 
     images: (N, 3, H, W), ids: (N, T), lengths: (N,), all on the model's device.
     """
     if not (len(images) == len(ids) == len(lengths)):
-        raise ValueError(f"images, ids and lengths must hold the same N pairs; got {len(images)}, {len(ids)}, "
-                         f"{len(lengths)}")
+        raise ValueError(
+            f"images, ids and lengths must hold the same N pairs; got {len(images)}, {len(ids)}, {len(lengths)}"
+        )
     if steps < 1 or batch_size < 2:
         raise ValueError(f"need steps ≥ 1 and batch_size ≥ 2; got steps={steps}, batch_size={batch_size}")
 
@@ -176,15 +204,26 @@ def train_clip(model: CLIP, images: Tensor, ids: Tensor, lengths: Tensor, steps:
     def postfix(loss: float) -> dict:
         return {"loss": f"{loss:.3f}", "scale": f"{model.logit_scale.exp().item():.1f}"}
 
-    return training.train_random_batches(model, len(images), batch_loss, steps, batch_size, lr, images.device,
-                                         seed=seed, desc="CLIP steps", progress=progress, postfix=postfix)
+    return training.train_random_batches(
+        model,
+        len(images),
+        batch_loss,
+        steps,
+        batch_size,
+        lr,
+        images.device,
+        seed=seed,
+        desc="CLIP steps",
+        progress=progress,
+        postfix=postfix,
+    )
 
 
 @torch.no_grad()
 def encode_images(model: CLIP, images: Tensor, batch_size: int = 512) -> Tensor:
     """(N, 3, H, W) → (N, E) unit vectors, in eval mode."""
     model.eval()
-    return torch.cat([model.image_encoder(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    return torch.cat([model.image_encoder(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 @torch.no_grad()
@@ -197,8 +236,9 @@ def encode_captions(model: CLIP, captions: Sequence[str], vocab: Vocab) -> Tenso
 
 
 @torch.no_grad()
-def class_template_features(model: CLIP, attribute: str, vocab: Vocab,
-                            templates: Optional[Sequence[str]] = None) -> Tensor:
+def class_template_features(
+    model: CLIP, attribute: str, vocab: Vocab, templates: Optional[Sequence[str]] = None
+) -> Tensor:
     """(K, M, E): class k of ``attribute`` written with each of the M templates, encoded."""
     names = ATTRIBUTE_NAMES[attribute]
     templates = ZERO_SHOT_TEMPLATES[attribute] if templates is None else templates
@@ -207,11 +247,13 @@ def class_template_features(model: CLIP, attribute: str, vocab: Vocab,
 
 
 @torch.no_grad()
-def zero_shot_accuracy(model: CLIP, images: Tensor, labels: Tensor, attribute: str, vocab: Vocab,
-                       templates: Optional[Sequence[str]] = None) -> float:
+def zero_shot_accuracy(
+    model: CLIP, images: Tensor, labels: Tensor, attribute: str, vocab: Vocab, templates: Optional[Sequence[str]] = None
+) -> float:
     """Fraction of images whose attribute (e.g. "shape") the prompts classify correctly."""
     if len(images) != len(labels):
         raise ValueError(f"images and labels must have the same length; got {len(images)} and {len(labels)}")
-    logits = clip.zero_shot_logits(encode_images(model, images), class_template_features(model, attribute, vocab,
-                                                                                         templates))  # (N, K)
+    logits = clip.zero_shot_logits(
+        encode_images(model, images), class_template_features(model, attribute, vocab, templates)
+    )  # (N, K)
     return (logits.argmax(dim=1) == labels.to(logits.device)).float().mean().item()

@@ -6,6 +6,7 @@ complexity table of Vaswani et al. (2017), timed on this machine.
     convolution (kernel k)      O(k · n · d²) each output mixes k neighbours through d × d maps
     restricted self-attention   O(r · n · d)  every token against a neighbourhood of about r tokens
 """
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,9 @@ def restricted_attention(q: Tensor, k: Tensor, v: Tensor, r: int) -> Tensor:
     return (weights @ vb).reshape(B, nb * r, d)[:, :n]  # (B, n, d)
 
 
-def layer_runners(d: int, k: int = 3, r: int = 16, device: torch.device | str = "cpu") -> dict[str, Callable[[Tensor], Tensor]]:
+def layer_runners(
+    d: int, k: int = 3, r: int = 16, device: torch.device | str = "cpu"
+) -> dict[str, Callable[[Tensor], Tensor]]:
     """One callable per row of the table, each mapping x (B, n, d) → (B, n, d)."""
     rnn = nn.RNN(d, d, batch_first=True).to(device)
     conv = nn.Conv1d(d, d, k, padding=k // 2).to(device)
@@ -58,9 +61,12 @@ def layer_runners(d: int, k: int = 3, r: int = 16, device: torch.device | str = 
         q, kk, v = proj(x).chunk(3, dim=-1)
         return restricted_attention(q, kk, v, r)
 
-    return {"self-attention": self_attention, "recurrent (nn.RNN)": lambda x: rnn(x)[0],
-            f"convolution (k={k})": lambda x: conv(x.transpose(1, 2)).transpose(1, 2),
-            f"restricted attention (r={r})": restricted}
+    return {
+        "self-attention": self_attention,
+        "recurrent (nn.RNN)": lambda x: rnn(x)[0],
+        f"convolution (k={k})": lambda x: conv(x.transpose(1, 2)).transpose(1, 2),
+        f"restricted attention (r={r})": restricted,
+    }
 
 
 def _sync(device: torch.device) -> None:
@@ -69,9 +75,16 @@ def _sync(device: torch.device) -> None:
 
 
 @torch.no_grad()
-def time_layers(runners: dict[str, Callable[[Tensor], Tensor]], lengths: Sequence[int], d: int,
-                batch: int = 1, repeats: int = 5, device: torch.device | str = "cpu") -> dict[str, list[float]]:
-    """Fastest of ``repeats`` timings (seconds) of one forward pass of each runner for x (batch, n, d), n in ``lengths``."""
+def time_layers(
+    runners: dict[str, Callable[[Tensor], Tensor]],
+    lengths: Sequence[int],
+    d: int,
+    batch: int = 1,
+    repeats: int = 5,
+    device: torch.device | str = "cpu",
+) -> dict[str, list[float]]:
+    """Fastest of ``repeats`` timings (seconds) of one forward pass of each runner for x (batch, n, d),
+    n in ``lengths``."""
     device = torch.device(device)
     times: dict[str, list[float]] = {name: [] for name in runners}
     for n in lengths:

@@ -11,6 +11,7 @@
 - :func:`ffn_grad_norms`: per-layer gradient norms at initialisation (Post-LN vs Pre-LN);
 - :func:`attention_maps`: every attention layer's per-head weights for one sentence pair.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,9 @@ from .reference import reference
 
 @reference
 @torch.no_grad()
-def greedy_decode(model: nn.Module, src: Tensor, max_len: int, bos_id: int = BOS, eos_id: int = EOS,
-                  pad_id: int = PAD) -> Tensor:
+def greedy_decode(
+    model: nn.Module, src: Tensor, max_len: int, bos_id: int = BOS, eos_id: int = EOS, pad_id: int = PAD
+) -> Tensor:
     """Greedy decoding: y_t = argmax p(y_t | y_<t, src), from <bos> until <eos> or max_len new tokens.
 
     model: has ``source_mask(src)``, ``encode(src, src_mask)`` and ``decode(tgt, memory, src_mask)``
@@ -58,8 +60,9 @@ def greedy_decode(model: nn.Module, src: Tensor, max_len: int, bos_id: int = BOS
     return ys
 
 
-def translation_loss(model: nn.Module, batch: Batch, label_smoothing: float = 0.1,
-                     pad_id: int = PAD) -> tuple[Tensor, int, int]:
+def translation_loss(
+    model: nn.Module, batch: Batch, label_smoothing: float = 0.1, pad_id: int = PAD
+) -> tuple[Tensor, int, int]:
     """Teacher forcing: decoder input tgt[:, :-1], labels tgt[:, 1:]; smoothed cross-entropy.
 
     batch.src: (B, S), batch.tgt: (B, T) framed by <bos> … <eos>.
@@ -67,8 +70,9 @@ def translation_loss(model: nn.Module, batch: Batch, label_smoothing: float = 0.
     """
     tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]  # (B, T-1) each: shifted by one
     logits = model(batch.src, tgt_in)  # (B, T-1, V)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
-                           ignore_index=pad_id, label_smoothing=label_smoothing)
+    loss = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=pad_id, label_smoothing=label_smoothing
+    )
     real = tgt_out != pad_id  # (B, T-1)
     correct = int(((logits.argmax(-1) == tgt_out) & real).sum())
     return loss, correct, int(real.sum())
@@ -86,6 +90,7 @@ def warmup_inverse_sqrt(warmup_steps: int):
     def factor(step: int) -> float:
         step = step + 1  # LambdaLR counts from 0
         return min(step / warmup_steps, math.sqrt(warmup_steps / step))
+
     return factor
 
 
@@ -96,8 +101,9 @@ def warmup_cosine(warmup_steps: int, total_steps: int):
     and usually better. Use with ``LambdaLR`` like it.
     """
     if not 1 <= warmup_steps < total_steps:
-        raise ValueError(f"need 1 <= warmup_steps < total_steps; got warmup_steps={warmup_steps}, "
-                         f"total_steps={total_steps}")
+        raise ValueError(
+            f"need 1 <= warmup_steps < total_steps; got warmup_steps={warmup_steps}, total_steps={total_steps}"
+        )
 
     def factor(step: int) -> float:
         step = step + 1
@@ -105,6 +111,7 @@ def warmup_cosine(warmup_steps: int, total_steps: int):
             return step / warmup_steps
         progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
+
     return factor
 
 
@@ -118,6 +125,7 @@ def warmup_constant(warmup_steps: int):
 
     def factor(step: int) -> float:
         return min(1.0, (step + 1) / warmup_steps)
+
     return factor
 
 
@@ -134,20 +142,34 @@ def _forever(loader):
         yield from loader
 
 
-def train_translation(model: nn.Module, loader, steps: int, lr: float, warmup_steps: int,
-                      device: torch.device, label_smoothing: float = 0.1, clip: Optional[float] = 1.0,
-                      schedule: str = "cosine", progress: bool = True, desc: str = "training") -> TrainLog:
+def train_translation(
+    model: nn.Module,
+    loader,
+    steps: int,
+    lr: float,
+    warmup_steps: int,
+    device: torch.device,
+    label_smoothing: float = 0.1,
+    clip: Optional[float] = 1.0,
+    schedule: str = "cosine",
+    progress: bool = True,
+    desc: str = "training",
+) -> TrainLog:
     """Adam (β = 0.9, 0.98) for exactly ``steps`` steps at peak learning rate ``lr``.
 
     schedule: "cosine" (:func:`warmup_cosine`), "inverse_sqrt" (:func:`warmup_inverse_sqrt`, the 2017
-    paper's), "warmup_constant" (:func:`warmup_constant`) or "constant" (lr throughout, no warm-up). loader yields :class:`~course_lib.data.Batch` es
+    paper's), "warmup_constant" (:func:`warmup_constant`) or "constant" (lr throughout, no warm-up).
+    loader yields :class:`~course_lib.data.Batch` es
     and is cycled as often as needed. Returns the per-step :class:`TrainLog`.
     """
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
-    factors = {"cosine": lambda: warmup_cosine(warmup_steps, steps),
-               "inverse_sqrt": lambda: warmup_inverse_sqrt(warmup_steps),
-               "warmup_constant": lambda: warmup_constant(warmup_steps), "constant": lambda: (lambda step: 1.0)}
+    factors = {
+        "cosine": lambda: warmup_cosine(warmup_steps, steps),
+        "inverse_sqrt": lambda: warmup_inverse_sqrt(warmup_steps),
+        "warmup_constant": lambda: warmup_constant(warmup_steps),
+        "constant": lambda: lambda step: 1.0,
+    }
     if schedule not in factors:
         raise ValueError(f"schedule must be one of {sorted(factors)}; got {schedule!r}")
     factor = factors[schedule]()
@@ -170,13 +192,20 @@ def train_translation(model: nn.Module, loader, steps: int, lr: float, warmup_st
     return log
 
 
-def translate(model: nn.Module, sentences: Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab,
-              device: torch.device, max_len: int = 60, batch_size: int = 256) -> list[str]:
+def translate(
+    model: nn.Module,
+    sentences: Sequence[str],
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    device: torch.device,
+    max_len: int = 60,
+    batch_size: int = 256,
+) -> list[str]:
     """Greedy translations of English sentences, as Spanish strings (tokens joined by spaces)."""
     model.eval()
     out: list[str] = []
     for start in range(0, len(sentences), batch_size):
-        chunk = sentences[start:start + batch_size]
+        chunk = sentences[start : start + batch_size]
         src, _ = pad_batch([src_vocab.encode(s) for s in chunk])  # (B, S)
         ys = greedy_decode(model, src.to(device), max_len)  # (B, 1 + n)
         out += [tgt_vocab.decode(row.cpu()) for row in ys]
@@ -190,8 +219,14 @@ class TranslationScores:
     hypotheses: list[str]  # the model's translations
 
 
-def evaluate_translation(model: nn.Module, pairs: Sequence[tuple[str, str]], src_vocab: Vocab, tgt_vocab: Vocab,
-                         device: torch.device, max_len: int = 60) -> TranslationScores:
+def evaluate_translation(
+    model: nn.Module,
+    pairs: Sequence[tuple[str, str]],
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    device: torch.device,
+    max_len: int = 60,
+) -> TranslationScores:
     """Exact match and corpus BLEU of greedy translations of (english, spanish) pairs.
 
     BLEU comes from ``sacrebleu.corpus_bleu`` with tokenize="none" and force=True: the corpus is already
@@ -244,8 +279,10 @@ def ffn_grad_norms(model: nn.Module, batch: Batch, label_smoothing: float = 0.1)
     model.zero_grad(set_to_none=True)
     loss, _, _ = translation_loss(model, batch, label_smoothing)
     loss.backward()
-    norms = {stack: [float(layer.ff.fc2.weight.grad.norm()) for layer in getattr(model, stack).layers]
-             for stack in ("encoder", "decoder")}
+    norms = {
+        stack: [float(layer.ff.fc2.weight.grad.norm()) for layer in getattr(model, stack).layers]
+        for stack in ("encoder", "decoder")
+    }
     model.zero_grad(set_to_none=True)
     return norms
 
@@ -264,6 +301,7 @@ def attention_maps(model: nn.Module, src: Tensor, tgt: Tensor) -> dict[str, Tens
         def hook(module, args, kwargs, output):
             _, weights = module.forward(*args, **{**kwargs, "need_weights": True})  # no hooks again
             maps[name] = weights
+
         return hook
 
     modules = [(f"encoder {k} self", layer.self_attn) for k, layer in enumerate(model.encoder.layers, 1)]

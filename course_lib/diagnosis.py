@@ -10,6 +10,7 @@ correct one; a mistake that raises, runs long or prints changes nothing. The cat
 snapshotted when this module is imported (before any student code runs), so a submission cannot
 add its own "mistakes" to read the hidden tests' inputs.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -142,8 +143,12 @@ def same_answer(a: Any, b: Any, atol: float, rtol: float) -> bool:
 
 
 def _replay(call: Call, fn: Callable, args: tuple, kwargs: dict, guard: Callable) -> Any:
-    with _time_limit(PER_MISTAKE_S), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()), guard(call.forbid, call.allow_refs):
+    with (
+        _time_limit(PER_MISTAKE_S),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        guard(call.forbid, call.allow_refs),
+    ):
         return fn(*copy_inputs(args), **copy_inputs(kwargs))
 
 
@@ -156,8 +161,9 @@ def distance(a: Any, b: Any) -> float:
     return float(((a - b).abs() / (b.abs() + 1e-12)).max()) if a.numel() else 0.0
 
 
-def diagnose(call: Optional[Call], actual: Any, expected: Any, atol: float, rtol: float,
-             guard: Callable) -> Optional[Mistake]:
+def diagnose(
+    call: Optional[Call], actual: Any, expected: Any, atol: float, rtol: float, guard: Callable
+) -> Optional[Mistake]:
     """The catalogue mistake whose answer on ``call``'s inputs matches ``actual`` but not
     ``expected``; of several, the one closest to ``actual``."""
     if call is None or not ENABLED:

@@ -3,6 +3,7 @@ skip-gram with negative sampling (Mikolov et al. 2013), trained on the course's 
 
 An embedding matrix E is (V, d): row i is the vector of word i of a vocabulary of V words.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -71,7 +72,7 @@ def nearest_neighbors(embeddings: Tensor, index: int, k: int) -> Tensor:
     _check_index("index", index, V)
     if not 1 <= k < V:
         raise ValueError(f"k must be in [1, V - 1] = [1, {V - 1}]; got {k}")
-    sims = cosine_similarity_matrix(embeddings[index:index + 1], embeddings)[0]  # (V,)
+    sims = cosine_similarity_matrix(embeddings[index : index + 1], embeddings)[0]  # (V,)
     sims[index] = float("-inf")  # a word is not its own neighbour
     return sims.topk(k).indices  # (k,)
 
@@ -88,7 +89,9 @@ def skipgram_negative_sampling_loss(center: Tensor, context: Tensor, negatives: 
     Returns a scalar (0-D tensor). Uses logsigmoid, which stays finite for large |scores|.
     """
     if center.dim() != 2 or context.shape != center.shape:
-        raise ValueError(f"center and context must both be (B, d); got {tuple(center.shape)} and {tuple(context.shape)}")
+        raise ValueError(
+            f"center and context must both be (B, d); got {tuple(center.shape)} and {tuple(context.shape)}"
+        )
     B, d = center.shape
     if negatives.dim() != 3 or negatives.shape[0] != B or negatives.shape[2] != d:
         raise ValueError(f"negatives must be (B, K, d) = ({B}, K, {d}); got {tuple(negatives.shape)}")
@@ -129,8 +132,13 @@ def skipgram_pairs(sentences: Sequence[Sequence[int]], window: int) -> Tensor:
     """
     if window < 1:
         raise ValueError(f"window must be ≥ 1; got {window}")
-    pairs = [(s[i], s[j]) for s in sentences for i in range(len(s))
-             for j in range(max(0, i - window), min(len(s), i + window + 1)) if j != i]
+    pairs = [
+        (s[i], s[j])
+        for s in sentences
+        for i in range(len(s))
+        for j in range(max(0, i - window), min(len(s), i + window + 1))
+        if j != i
+    ]
     if not pairs:
         raise ValueError("sentences give no pairs: every sentence has fewer than 2 tokens")
     return torch.tensor(pairs, dtype=torch.long)
@@ -140,7 +148,7 @@ def noise_distribution(sentences: Sequence[Sequence[int]], vocab_size: int, powe
     """Word2vec's noise distribution for negatives: unigram counts ** 0.75, normalised. (V,)."""
     counts = Counter(t for s in sentences for t in s)
     freq = torch.tensor([counts.get(i, 0) for i in range(vocab_size)], dtype=torch.float)
-    weights = freq ** power
+    weights = freq**power
     return weights / weights.sum()
 
 
@@ -156,8 +164,9 @@ class SkipGram(nn.Module):
 
     def forward(self, center: Tensor, context: Tensor, negatives: Tensor) -> Tensor:
         """center, context: (B,) ids; negatives: (B, K) ids. Returns the scalar loss."""
-        return skipgram_negative_sampling_loss(self.in_embed(center), self.out_embed(context),
-                                               self.out_embed(negatives))
+        return skipgram_negative_sampling_loss(
+            self.in_embed(center), self.out_embed(context), self.out_embed(negatives)
+        )
 
 
 @dataclass
@@ -173,8 +182,13 @@ class SkipGramConfig:
     seed: int = 0  # initialisation, shuffling and negatives
 
 
-def train_skipgram(sentences: Sequence[Sequence[int]], vocab_size: int, config: Optional[SkipGramConfig] = None,
-                   device: Optional[torch.device] = None, progress: bool = True) -> tuple[SkipGram, list[float]]:
+def train_skipgram(
+    sentences: Sequence[Sequence[int]],
+    vocab_size: int,
+    config: Optional[SkipGramConfig] = None,
+    device: Optional[torch.device] = None,
+    progress: bool = True,
+) -> tuple[SkipGram, list[float]]:
     """Train :class:`SkipGram` with negative sampling; return the model and the loss per epoch."""
     cfg = config or SkipGramConfig()
     device = device or torch.device("cpu")
@@ -189,17 +203,26 @@ def train_skipgram(sentences: Sequence[Sequence[int]], vocab_size: int, config: 
     return model, losses
 
 
-def _skipgram_epochs(model: SkipGram, optimizer: torch.optim.Optimizer, pairs: Tensor, noise: Tensor,
-                     cfg: SkipGramConfig, g: torch.Generator, device: torch.device, progress: bool) -> list[float]:
+def _skipgram_epochs(
+    model: SkipGram,
+    optimizer: torch.optim.Optimizer,
+    pairs: Tensor,
+    noise: Tensor,
+    cfg: SkipGramConfig,
+    g: torch.Generator,
+    device: torch.device,
+    progress: bool,
+) -> list[float]:
     """The training loop of :func:`train_skipgram`; returns the mean loss of each epoch."""
     losses = []
     for _ in tqdm(range(cfg.epochs), desc="skip-gram epochs", disable=not progress):
         order = torch.randperm(len(pairs), generator=g)
         total, n = 0.0, 0
         for start in range(0, len(pairs), cfg.batch_size):
-            batch = pairs[order[start:start + cfg.batch_size]]  # (B, 2)
-            negatives = torch.multinomial(noise, batch.shape[0] * cfg.n_negatives, replacement=True,
-                                          generator=g).view(-1, cfg.n_negatives)  # (B, K)
+            batch = pairs[order[start : start + cfg.batch_size]]  # (B, 2)
+            negatives = torch.multinomial(noise, batch.shape[0] * cfg.n_negatives, replacement=True, generator=g).view(
+                -1, cfg.n_negatives
+            )  # (B, K)
             batch, negatives = batch.to(device), negatives.to(device)
             loss = model(batch[:, 0], batch[:, 1], negatives)
             optimizer.zero_grad(set_to_none=True)

@@ -19,6 +19,7 @@ before any student code) it takes a snapshot of the genuine objects; :func:`chec
 cannot be rebound. This stops monkeypatching, not a student who rewrites ``sys.modules`` or
 memory through ``ctypes``: the autograder lists such code for review.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -42,8 +43,14 @@ from .reference import names_of as reference_names
 # torch functions that would do an attention exercise for the student.
 TORCH_ATTENTION = (F.scaled_dot_product_attention, F.multi_head_attention_forward)
 
-_GENUINE = {"allclose": torch.allclose, "isclose": torch.isclose, "isnan": torch.isnan,
-            "equal": torch.equal, "abs": torch.abs, "max": torch.max}
+_GENUINE = {
+    "allclose": torch.allclose,
+    "isclose": torch.isclose,
+    "isnan": torch.isnan,
+    "equal": torch.equal,
+    "abs": torch.abs,
+    "max": torch.max,
+}
 
 
 class ForbiddenFunctionError(RuntimeError):
@@ -65,16 +72,18 @@ class _Forbid(TorchFunctionMode):
 
 
 @contextlib.contextmanager
-def student_code(forbid: Sequence[Callable] = (), allow_refs: Iterable[str] = (),
-                 writing: Iterable[str] = ()) -> Iterator[None]:
+def student_code(
+    forbid: Sequence[Callable] = (), allow_refs: Iterable[str] = (), writing: Iterable[str] = ()
+) -> Iterator[None]:
     """Run student code with course_lib's references locked and ``forbid``den torch functions trapped.
     ``writing``: the references the student's code replaces (locked even inside allowed ones)."""
     with references_blocked(allow=allow_refs, writing=writing), _Forbid(forbid):
         yield
 
 
-def run_student(fn: Callable, *args: Any, forbid: Sequence[Callable] = (),
-                allow_refs: Iterable[str] = (), **kwargs: Any) -> Any:
+def run_student(
+    fn: Callable, *args: Any, forbid: Sequence[Callable] = (), allow_refs: Iterable[str] = (), **kwargs: Any
+) -> Any:
     """Call ``fn(*args, **kwargs)`` inside :func:`student_code` and return its result.
 
     The comparison tools are checked before and after (see :func:`check_genuine`).
@@ -91,8 +100,9 @@ def run_student(fn: Callable, *args: Any, forbid: Sequence[Callable] = (),
         named = diagnosis.diagnose_error(call, err, student_code)
         if named is None:
             raise
-        raise AssertionError(f"{_name_of(fn)} raised {type(err).__name__}: {_short(str(err))}. "
-                             f"{diagnosis.describe(named)}") from None
+        raise AssertionError(
+            f"{_name_of(fn)} raised {type(err).__name__}: {_short(str(err))}. {diagnosis.describe(named)}"
+        ) from None
     check_genuine()
     return result
 
@@ -148,8 +158,9 @@ def assert_shape(actual: Any, expected: Sequence[int], what: str, hint: str = ""
         raise AssertionError(f"{msg}. {hint}" if hint else msg)
 
 
-def assert_close(actual: Any, expected: Tensor | float, what: str, atol: float = 1e-5, rtol: float = 1e-4,
-                 hint: str = "") -> None:
+def assert_close(
+    actual: Any, expected: Tensor | float, what: str, atol: float = 1e-5, rtol: float = 1e-4, hint: str = ""
+) -> None:
     """Compare with the oracle and explain the first difference a student should look at.
 
     When they differ, the latest :func:`run_student` call is replayed with the catalogue's common
@@ -163,14 +174,15 @@ def assert_close(actual: Any, expected: Tensor | float, what: str, atol: float =
     raise AssertionError(f"{diagnosis.describe(named)} Details: {problem}" if named else problem)
 
 
-def _difference(actual: Any, expected: Tensor | float, what: str, atol: float, rtol: float,
-                hint: str) -> str | None:
+def _difference(actual: Any, expected: Tensor | float, what: str, atol: float, rtol: float, hint: str) -> str | None:
     """None if ``actual`` matches ``expected``, else the message that says how it differs."""
     if not isinstance(expected, Tensor):
         if isinstance(actual, bool) or not isinstance(actual, (int, float)):
             return f"{what} should return a Python number; got {type(actual).__name__}"
         if not math.isclose(actual, expected, abs_tol=atol, rel_tol=rtol):
-            return f"{what}: got {actual:.6g}, expected {expected:.6g} (tolerance {atol:g} + {rtol:g}·|expected|). {hint}"
+            return (
+                f"{what}: got {actual:.6g}, expected {expected:.6g} (tolerance {atol:g} + {rtol:g}·|expected|). {hint}"
+            )
         return None
     if isinstance(actual, Tensor) and type(actual) is not Tensor:
         return f"{what} should return a plain torch.Tensor; got the subclass {type(actual).__name__}"
@@ -182,31 +194,45 @@ def _difference(actual: Any, expected: Tensor | float, what: str, atol: float, r
         return f"{what}: expected dtype {expected.dtype}, got {actual.dtype}"
     actual, expected = actual.detach().cpu(), expected.detach().cpu()
     if torch.isnan(actual).any() and not torch.isnan(expected).any():
-        return (f"{what} contains NaN where the correct answer has none. "
-                "Is a whole row masked before the softmax, or is something divided by 0?")
+        return (
+            f"{what} contains NaN where the correct answer has none. "
+            "Is a whole row masked before the softmax, or is something divided by 0?"
+        )
     if actual.dtype == torch.bool:
         bad = actual != expected
         if bad.any():
             idx = tuple(int(i) for i in bad.nonzero()[0])
-            return (f"{what}: {int(bad.sum())} of {bad.numel()} entries differ, first at "
-                    f"index {idx}: got {bool(actual[idx])}, expected {bool(expected[idx])}. {hint}")
+            return (
+                f"{what}: {int(bad.sum())} of {bad.numel()} entries differ, first at "
+                f"index {idx}: got {bool(actual[idx])}, expected {bool(expected[idx])}. {hint}"
+            )
         return None
     close = torch.isclose(actual, expected, atol=atol, rtol=rtol, equal_nan=True)
     if not close.all():
         idx = tuple(int(i) for i in (~close).nonzero()[0])
         diff = (actual - expected).abs().nan_to_num(float("inf")).max().item()
-        return (f"{what}: values differ (max |difference| {diff:.3g}, tolerance {atol:g} + {rtol:g}·|expected|); "
-                f"first at index {idx}: got {actual[idx].item():.6g}, expected {expected[idx].item():.6g}. {hint}")
+        return (
+            f"{what}: values differ (max |difference| {diff:.3g}, tolerance {atol:g} + {rtol:g}·|expected|); "
+            f"first at index {idx}: got {actual[idx].item():.6g}, expected {expected[idx].item():.6g}. {hint}"
+        )
     return None
 
 
-def check_meta_device(fn: Callable, *args: Any, expected_shape: Sequence[int], what: str,
-                      forbid: Sequence[Callable] = (), mistake: str | None = None, **kwargs: Any) -> None:
+def check_meta_device(
+    fn: Callable,
+    *args: Any,
+    expected_shape: Sequence[int],
+    what: str,
+    forbid: Sequence[Callable] = (),
+    mistake: str | None = None,
+    **kwargs: Any,
+) -> None:
     """Run ``fn`` on tensors on the 'meta' device and check the result stays there.
 
     A function that builds a tensor without ``device=`` puts it on the CPU; mixed with
     meta inputs that fails here just as it would fail on a GPU. Code that reads values
-    (``.tolist()``, ``.item()``) cannot run on meta tensors: then the check gives no verdict. ``mistake`` (``chapter:id``)
+    (``.tolist()``, ``.item()``) cannot run on meta tensors: then the check gives no verdict.
+    ``mistake`` (``chapter:id``)
     is the catalogue mistake to name when the result is not on the inputs' device.
     """
     meta_args = [a.to("meta") if isinstance(a, Tensor) else a for a in args]
@@ -217,11 +243,19 @@ def check_meta_device(fn: Callable, *args: Any, expected_shape: Sequence[int], w
     except Exception as err:
         if _DATA_DEPENDENT.search(str(err)):
             return  # the function reads values (.tolist(), .item()): meta tensors have none, so no verdict
-        check(False, f"{what} failed when its inputs were on another device ({type(err).__name__}: {_short(str(err))}). "
-                     "Create new tensors on the inputs' device, e.g. torch.ones(..., device=x.device).", mistake)
+        check(
+            False,
+            f"{what} failed when its inputs were on another device ({type(err).__name__}: {_short(str(err))}). "
+            "Create new tensors on the inputs' device, e.g. torch.ones(..., device=x.device).",
+            mistake,
+        )
     assert_shape(out, expected_shape, what)
-    check(out.device.type == "meta", f"{what} returned a tensor on {out.device} for inputs on another device; "
-                                     "pass device=... when you create tensors", mistake)
+    check(
+        out.device.type == "meta",
+        f"{what} returned a tensor on {out.device} for inputs on another device; "
+        "pass device=... when you create tensors",
+        mistake,
+    )
 
 
 # Errors that mean "this code reads tensor values", which meta tensors do not have: not a device bug.
@@ -237,8 +271,11 @@ def check_genuine() -> None:
     dispatch mode is active. Cheap (about 0.3 ms): run_student and assert_close call it every time.
     """
     for name, fn in _GENUINE.items():
-        if getattr(torch, name) is not fn or fn is not getattr(torch._C._VariableFunctions, name, fn) \
-                or type(fn).__name__ != "builtin_function_or_method":
+        if (
+            getattr(torch, name) is not fn
+            or fn is not getattr(torch._C._VariableFunctions, name, fn)
+            or type(fn).__name__ != "builtin_function_or_method"
+        ):
             raise AssertionError(f"torch.{name} has been replaced; grading needs the genuine function")
     for owner, label, entries, closed in _SNAPSHOT:
         current = vars(owner)
@@ -269,17 +306,32 @@ def _take_snapshot() -> tuple:
 
     table = torch._C._VariableFunctions  # read-only: torch's own builtins, never rewrapped at runtime
     snapshot = [
-        (torch, "torch", {k: v for k, v in _public_callables(vars(torch)).items() if getattr(table, k, None) is v},
-         False),
+        (
+            torch,
+            "torch",
+            {k: v for k, v in _public_callables(vars(torch)).items() if getattr(table, k, None) is v},
+            False,
+        ),
         (F, "torch.nn.functional", _public_callables(vars(F)), False),
         (math, "math", _public_callables(vars(math)), False),
-        (builtins, "builtins", {k: v for k, v in vars(builtins).items() if k not in _BUILTIN_EXCLUDED
-                                and isinstance(v, (types.BuiltinFunctionType, type))}, False),
+        (
+            builtins,
+            "builtins",
+            {
+                k: v
+                for k, v in vars(builtins).items()
+                if k not in _BUILTIN_EXCLUDED and isinstance(v, (types.BuiltinFunctionType, type))
+            },
+            False,
+        ),
     ]
     classes = [Tensor] + [c for c in vars(nn).values() if inspect.isclass(c) and issubclass(c, nn.Module)]
     for cls in classes:
-        entries = {k: v for k, v in vars(cls).items() if k not in _LAZILY_PATCHED
-                   and (callable(v) or isinstance(v, (property, staticmethod, classmethod)))}
+        entries = {
+            k: v
+            for k, v in vars(cls).items()
+            if k not in _LAZILY_PATCHED and (callable(v) or isinstance(v, (property, staticmethod, classmethod)))
+        }
         snapshot.append((cls, f"{cls.__module__}.{cls.__qualname__}", entries, True))
     return tuple(snapshot)
 
@@ -333,9 +385,19 @@ def _seal(module: types.ModuleType) -> None:
 def _guard_snapshot() -> dict[str, Any]:
     from . import reference
 
-    return {name: getattr(reference, name) for name in (
-        "references_blocked", "_blocked", "_writing", "REGISTRY", "_inside_allowed_reference", "_run_allowed",
-        "_allowed_class_method", "_TRANSPARENT")}
+    return {
+        name: getattr(reference, name)
+        for name in (
+            "references_blocked",
+            "_blocked",
+            "_writing",
+            "REGISTRY",
+            "_inside_allowed_reference",
+            "_run_allowed",
+            "_allowed_class_method",
+            "_TRANSPARENT",
+        )
+    }
 
 
 _SNAPSHOT = _take_snapshot()

@@ -8,6 +8,7 @@ model again on the same test tokens, and compare the per-task accuracy with the 
 The drop is a paired difference over the same tokens, so its standard error is the standard
 deviation of the per-token differences over √(number of tokens).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,7 +34,7 @@ def heads_removed(attn: nn.Module, heads: Sequence[int]) -> Iterator[None]:
     def zero_heads(module: nn.Module, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         merged = args[0].clone()  # (B, L, h·d_head)
         for i in heads:
-            merged[..., i * d_head:(i + 1) * d_head] = 0.0
+            merged[..., i * d_head : (i + 1) * d_head] = 0.0
         return (merged, *args[1:])
 
     handle = attn.out_proj.register_forward_pre_hook(zero_heads)
@@ -43,16 +44,19 @@ def heads_removed(attn: nn.Module, heads: Sequence[int]) -> Iterator[None]:
         handle.remove()
 
 
-def per_token_correct(model: Callable[[Tensor], list[Tensor]], tokens: Tensor, targets: Tensor,
-                      ignore: int) -> list[Tensor]:
+def per_token_correct(
+    model: Callable[[Tensor], list[Tensor]], tokens: Tensor, targets: Tensor, ignore: int
+) -> list[Tensor]:
     """For each task i: a bool (N_i,) tensor, True where the model's argmax is the target.
 
     model: tokens (B, T) → list of logits (B, T, n_classes_i)   targets: (B, T, n_tasks),
     ``ignore`` where a task has no answer (those tokens are left out).
     """
     if targets.dim() != 3 or targets.shape[:2] != tokens.shape:
-        raise ValueError(f"targets must be (B, T, n_tasks) with (B, T) = tokens.shape "
-                         f"{tuple(tokens.shape)}; got targets {tuple(targets.shape)}")
+        raise ValueError(
+            f"targets must be (B, T, n_tasks) with (B, T) = tokens.shape "
+            f"{tuple(tokens.shape)}; got targets {tuple(targets.shape)}"
+        )
     with torch.no_grad():
         logits = model(tokens)
     correct = []
@@ -79,8 +83,7 @@ class AblationResult:
         return self.drop.abs() > 2 * self.stderr
 
 
-def head_ablation(model: nn.Module, attn: nn.Module, tokens: Tensor, targets: Tensor,
-                  ignore: int) -> AblationResult:
+def head_ablation(model: nn.Module, attn: nn.Module, tokens: Tensor, targets: Tensor, ignore: int) -> AblationResult:
     """Remove each head of ``attn`` (a layer of ``model``) in turn; see :class:`AblationResult`."""
     was_training = model.training
     model.eval()

@@ -5,6 +5,7 @@ positions, ONE multi-head self-attention layer, a residual connection and a Laye
 linear read-out per per-token task (``course_lib.data.tagging``). The experiment model lives here,
 beside the experiment, so that the concept modules (``multihead``, ``positional``) stay leaves.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

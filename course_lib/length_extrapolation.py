@@ -11,6 +11,7 @@ never seen in training?
    ``max_len``, but rows beyond the training length never receive a gradient: they stay at
    their initial noise.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,20 +77,25 @@ class LengthClassifier(nn.Module):
         self.config = config
         C, rotary = config.d_model, config.positions == "rotary"
         self.embed = nn.Embedding(config.vocab_size, C)
-        self.pos = {"sinusoidal": lambda: SinusoidalPositionalEncoding(C, config.max_len),
-                    "learned": lambda: LearnedPositionalEmbedding(config.max_len, C),
-                    "rotary": nn.Identity}[config.positions]()
+        self.pos = {
+            "sinusoidal": lambda: SinusoidalPositionalEncoding(C, config.max_len),
+            "learned": lambda: LearnedPositionalEmbedding(config.max_len, C),
+            "rotary": nn.Identity,
+        }[config.positions]()
         attn = RotarySelfAttention if rotary else MultiHeadAttention
         self.attns = nn.ModuleList(attn(C, config.n_heads, use_sdpa=True) for _ in range(config.n_layers))
         self.norms = nn.ModuleList(nn.LayerNorm(C) for _ in range(config.n_layers))
-        self.ffs = nn.ModuleList(nn.Sequential(nn.LayerNorm(C), nn.Linear(C, 4 * C), nn.ReLU(),
-                                               nn.Linear(4 * C, C)) for _ in range(config.n_layers))
+        self.ffs = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(C), nn.Linear(C, 4 * C), nn.ReLU(), nn.Linear(4 * C, C))
+            for _ in range(config.n_layers)
+        )
         self.head = nn.Linear(C, 2)
 
     def forward(self, tokens: Tensor) -> Tensor:
         if tokens.dim() != 2 or tokens.shape[1] > self.config.max_len:
-            raise ValueError(f"tokens must be (B, T) with T ≤ max_len={self.config.max_len}; "
-                             f"got tokens {tuple(tokens.shape)}")
+            raise ValueError(
+                f"tokens must be (B, T) with T ≤ max_len={self.config.max_len}; got tokens {tuple(tokens.shape)}"
+            )
         x = self.pos(self.embed(tokens))  # (B, T, C)
         for norm, attn, ff in zip(self.norms, self.attns, self.ffs):
             x = x + attn(norm(x))  # Pre-LN residual blocks (chapter 6)
@@ -104,6 +110,6 @@ def accuracy(model: nn.Module, tokens: Tensor, labels: Tensor, batch_size: int =
     correct = 0
     with torch.no_grad():
         for start in range(0, len(tokens), batch_size):
-            x, y = tokens[start:start + batch_size].to(device), labels[start:start + batch_size].to(device)
+            x, y = tokens[start : start + batch_size].to(device), labels[start : start + batch_size].to(device)
             correct += (model(x).argmax(-1) == y).sum().item()
     return correct / len(tokens)

@@ -8,6 +8,7 @@ chosen by a small search per model (:func:`search_settings`) on a seed that the 
 does not use. :func:`state_grad_norms` measures ‖∂L/∂h_t‖ (and the LSTM's ‖∂L/∂c_t‖) through
 time in a trained model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from .attention import AttentionClassifier, AttentionClassifierConfig
 from .data.agreement import AGREEMENT_VOCAB, make_agreement_task
 from .rnn import RecurrentClassifier, RecurrentClassifierConfig, bptt_grad_norms, lstm_cell
 from .runtime import single_cpu_thread
+
 
 @dataclass
 class DistanceExperimentConfig:
@@ -50,8 +52,11 @@ def make_model(kind: str, hidden_size: int = 32, forget_bias: Optional[float] = 
     """'rnn', 'lstm' or 'attention': a small classifier of agreement sequences (B, T) → (B, 2)."""
     vocab = len(AGREEMENT_VOCAB)
     if kind in ("rnn", "lstm"):
-        return RecurrentClassifier(RecurrentClassifierConfig(
-            vocab_size=vocab, d_embed=16, hidden_size=hidden_size, cell=kind, forget_bias=forget_bias))
+        return RecurrentClassifier(
+            RecurrentClassifierConfig(
+                vocab_size=vocab, d_embed=16, hidden_size=hidden_size, cell=kind, forget_bias=forget_bias
+            )
+        )
     if forget_bias is not None:
         raise ValueError(f"forget_bias applies to kind='lstm' only; got kind={kind!r}")
     if kind == "attention":
@@ -59,8 +64,14 @@ def make_model(kind: str, hidden_size: int = 32, forget_bias: Optional[float] = 
     raise ValueError(f"kind must be 'rnn', 'lstm' or 'attention'; got {kind!r}")
 
 
-def train_and_evaluate(model: nn.Module, distance: int, seed: int, cfg: DistanceExperimentConfig,
-                       device: torch.device, settings: Optional[ModelSettings] = None) -> float:
+def train_and_evaluate(
+    model: nn.Module,
+    distance: int,
+    seed: int,
+    cfg: DistanceExperimentConfig,
+    device: torch.device,
+    settings: Optional[ModelSettings] = None,
+) -> float:
     """Train ``model`` for cfg.steps AdamW steps on fresh sequences; return validation accuracy.
 
     ``settings`` (a model's own learning rate and weight decay) override cfg.lr and
@@ -84,9 +95,14 @@ def train_and_evaluate(model: nn.Module, distance: int, seed: int, cfg: Distance
         return (model(X_valid).argmax(-1) == y_valid).float().mean().item()
 
 
-def train_one(kind: str, distance: int, seed: int, cfg: DistanceExperimentConfig,
-              settings: Optional[ModelSettings] = None,
-              device: Optional[torch.device] = None) -> tuple[nn.Module, float]:
+def train_one(
+    kind: str,
+    distance: int,
+    seed: int,
+    cfg: DistanceExperimentConfig,
+    settings: Optional[ModelSettings] = None,
+    device: Optional[torch.device] = None,
+) -> tuple[nn.Module, float]:
     """Build one model with its settings (seeded), train it; return (model, validation accuracy)."""
     s = settings or ModelSettings(cfg.lr, cfg.weight_decay)
     torch.manual_seed(seed)
@@ -105,11 +121,13 @@ class DistanceResults:
     accuracy: dict[str, Tensor] = field(default_factory=dict)
 
 
-def accuracy_vs_distance(kinds: Sequence[str] = ("rnn", "lstm", "attention"),
-                         config: Optional[DistanceExperimentConfig] = None,
-                         device: Optional[torch.device] = None,
-                         progress: bool = True,
-                         settings: Optional[dict[str, ModelSettings]] = None) -> DistanceResults:
+def accuracy_vs_distance(
+    kinds: Sequence[str] = ("rnn", "lstm", "attention"),
+    config: Optional[DistanceExperimentConfig] = None,
+    device: Optional[torch.device] = None,
+    progress: bool = True,
+    settings: Optional[dict[str, ModelSettings]] = None,
+) -> DistanceResults:
     """Train every kind at every distance for every seed (same steps each); collect accuracies.
 
     settings[kind] gives a model its own learning rate, weight decay and forget bias
@@ -127,9 +145,14 @@ def accuracy_vs_distance(kinds: Sequence[str] = ("rnn", "lstm", "attention"),
     return results
 
 
-def search_settings(kind: str, candidates: Sequence[ModelSettings], distances: Sequence[int],
-                    seeds: Sequence[int], config: Optional[DistanceExperimentConfig] = None,
-                    device: Optional[torch.device] = None) -> tuple[ModelSettings, Tensor]:
+def search_settings(
+    kind: str,
+    candidates: Sequence[ModelSettings],
+    distances: Sequence[int],
+    seeds: Sequence[int],
+    config: Optional[DistanceExperimentConfig] = None,
+    device: Optional[torch.device] = None,
+) -> tuple[ModelSettings, Tensor]:
     """A small search for one model: train each candidate at each distance for each of ``seeds``
     (use seeds the comparison does not) and score it on validation sequences of its own (seed
     cfg.valid_seed + 10**6 + d, never used by :func:`accuracy_vs_distance`); pick the best mean
@@ -138,8 +161,9 @@ def search_settings(kind: str, candidates: Sequence[ModelSettings], distances: S
     Returns (best settings, accuracy (n_candidates, n_distances), the mean over seeds).
     """
     if not candidates or not seeds:
-        raise ValueError(f"candidates and seeds must be non-empty; got {len(candidates)} candidates "
-                         f"and {len(seeds)} seeds")
+        raise ValueError(
+            f"candidates and seeds must be non-empty; got {len(candidates)} candidates and {len(seeds)} seeds"
+        )
     base = config or DistanceExperimentConfig()
     cfg = replace(base, valid_seed=base.valid_seed + 10**6)
     acc = torch.zeros(len(candidates), len(seeds), len(distances))
@@ -159,8 +183,7 @@ def state_grad_norms(model: RecurrentClassifier, X: Tensor, y: Tensor) -> dict[s
     {"h": (T, B), "c": (T, B)} for an LSTM (autograd through :func:`course_lib.rnn.lstm_cell`).
     """
     r = model.rnn
-    W_ih, W_hh, b_ih, b_hh = (p.detach() for p in (r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0,
-                                                   r.bias_hh_l0))
+    W_ih, W_hh, b_ih, b_hh = (p.detach() for p in (r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0))
     with torch.no_grad():
         x = model.embed(X).transpose(0, 1)  # (T, B, D)
     T, B, _ = x.shape

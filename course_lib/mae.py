@@ -10,6 +10,7 @@ in the MAE reference code. Chapter 7's ``vit.patchify`` uses (c, p, q), the orde
 convolution's weight has. Any fixed order works as long as prediction and target agree; the
 names differ so that the two exercises stay apart. The models live in :mod:`course_lib.mae_model`.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,9 @@ def _check_patch_size(H: int, W: int, patch_size: int) -> None:
     if not isinstance(patch_size, int) or patch_size < 1:
         raise ValueError(f"patch_size must be a positive int; got {patch_size!r}")
     if H % patch_size or W % patch_size:
-        raise ValueError(f"patch_size must divide the image size; got patch_size {patch_size} "
-                         f"for an image of H × W = {H} × {W}")
+        raise ValueError(
+            f"patch_size must divide the image size; got patch_size {patch_size} for an image of H × W = {H} × {W}"
+        )
 
 
 @reference
@@ -110,8 +112,9 @@ def restore_sequence(x: Tensor, mask_token: Tensor, ids_restore: Tensor) -> Tens
     B, one_plus_K, D = x.shape
     L = ids_restore.shape[1]
     if ids_restore.shape[0] != B or one_plus_K - 1 > L:
-        raise ValueError(f"ids_restore must be (B, L) with B = {B} and L ≥ K = {one_plus_K - 1}; "
-                         f"got {tuple(ids_restore.shape)}")
+        raise ValueError(
+            f"ids_restore must be (B, L) with B = {B} and L ≥ K = {one_plus_K - 1}; got {tuple(ids_restore.shape)}"
+        )
     n_masked = L - (one_plus_K - 1)
     mask_tokens = mask_token.reshape(1, 1, D).expand(B, n_masked, D)  # (B, L - K, D)
     shuffled = torch.cat([x[:, 1:, :], mask_tokens.to(x.dtype)], dim=1)  # (B, L, D), ids_shuffle order
@@ -130,8 +133,9 @@ def mae_loss(pred: Tensor, target: Tensor, mask: Tensor, norm_pix_loss: bool = F
     Returns a 0-D tensor: Σ_{b,l} mask·mean_d (pred − target)² / Σ mask.
     """
     if pred.shape != target.shape:
-        raise ValueError(f"pred and target must have the same shape (B, L, D); got {tuple(pred.shape)} "
-                         f"and {tuple(target.shape)}")
+        raise ValueError(
+            f"pred and target must have the same shape (B, L, D); got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
     if mask.shape != pred.shape[:2]:
         raise ValueError(f"mask must have shape (B, L) = {tuple(pred.shape[:2])}; got {tuple(mask.shape)}")
     if norm_pix_loss:

@@ -9,6 +9,7 @@ its [CLS] token looks.
 - :func:`cls_attention` reads the last encoder block's attention of the [CLS] token over the
   patches, and :func:`attention_on_object` measures how much of it falls on the object.
 """
+
 from __future__ import annotations
 
 import copy
@@ -60,8 +61,9 @@ def labels_per_class(y: Tensor, n: int | None, seed: int = 0) -> Tensor:
     return torch.cat(picked)
 
 
-def finetune(model: MAE, x: Tensor, y: Tensor, steps: int, batch_size: int = 64, lr: float = 1e-3,
-             seed: int = 0) -> EncoderClassifier:
+def finetune(
+    model: MAE, x: Tensor, y: Tensor, steps: int, batch_size: int = 64, lr: float = 1e-3, seed: int = 0
+) -> EncoderClassifier:
     """Fine-tune a copy of ``model``'s encoder and a new head on (x (N, C, H, W), y (N,)) with
     cross-entropy (AdamW, one-cycle; every weight trains). Returns the classifier in eval mode."""
     if len(x) != len(y):
@@ -69,8 +71,17 @@ def finetune(model: MAE, x: Tensor, y: Tensor, steps: int, batch_size: int = 64,
     torch.manual_seed(seed)  # the head's initial weights
     classifier = EncoderClassifier(model, int(y.max()) + 1).to(x.device)
     y = y.to(x.device)
-    training.train_random_batches(classifier, len(x), lambda b: F.cross_entropy(classifier(x[b]), y[b]),
-                                  steps, batch_size, lr, x.device, seed=seed, progress=False)
+    training.train_random_batches(
+        classifier,
+        len(x),
+        lambda b: F.cross_entropy(classifier(x[b]), y[b]),
+        steps,
+        batch_size,
+        lr,
+        x.device,
+        seed=seed,
+        progress=False,
+    )
     return classifier
 
 
@@ -113,8 +124,10 @@ def attention_on_object(attention: Tensor, coverage: Tensor, threshold: float = 
     its coverage is at least ``threshold``. Returns two (B,) tensors.
     """
     if attention.shape != coverage.shape:
-        raise ValueError(f"attention and coverage must have the same shape (B, L); got "
-                         f"{tuple(attention.shape)} and {tuple(coverage.shape)}")
+        raise ValueError(
+            f"attention and coverage must have the same shape (B, L); got "
+            f"{tuple(attention.shape)} and {tuple(coverage.shape)}"
+        )
     on_object = (coverage >= threshold).float()  # (B, L)
     share = (attention * on_object).sum(1) / attention.sum(1)  # (B,)
     return share, on_object.mean(1)

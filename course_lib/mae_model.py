@@ -6,6 +6,7 @@ CLS token, chapter 6's Pre-LN encoder on the VISIBLE tokens only), ``forward_dec
 (a narrower encoder stack over visible tokens + mask tokens in the original order, a linear
 head predicting every patch's pixels) and ``forward_loss`` (on the removed patches only).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,16 @@ class MAEConfig:
 
     @classmethod
     def tiny(cls) -> "MAEConfig":
-        return cls(image_size=8, patch_size=4, d_model=16, n_heads=2, n_layers=1, decoder_d_model=8,
-                   decoder_n_heads=2, decoder_layers=1)
+        return cls(
+            image_size=8,
+            patch_size=4,
+            d_model=16,
+            n_heads=2,
+            n_layers=1,
+            decoder_d_model=8,
+            decoder_n_heads=2,
+            decoder_layers=1,
+        )
 
 
 class MAE(nn.Module):
@@ -58,28 +67,44 @@ class MAE(nn.Module):
         super().__init__()
         c = config
         if c.image_size % c.patch_size:
-            raise ValueError(f"patch_size must divide image_size; got patch_size {c.patch_size} and image_size "
-                             f"{c.image_size}")
+            raise ValueError(
+                f"patch_size must divide image_size; got patch_size {c.patch_size} and image_size {c.image_size}"
+            )
         self.config = c
         L = c.n_patches
         self.patch_embed = PatchEmbedding(c.in_channels, c.patch_size, c.d_model)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.d_model))
         self.pos_embed = nn.Parameter(torch.randn(1, 1 + L, c.d_model) * 0.02)
-        self.encoder = TransformerEncoder(d_model=c.d_model, n_heads=c.n_heads, d_ff=4 * c.d_model,
-                                          n_layers=c.n_layers, norm_first=True, activation="gelu", eps=1e-6,
-                                          use_sdpa=True)  # SDPA: same result as the course's attention, faster
+        self.encoder = TransformerEncoder(
+            d_model=c.d_model,
+            n_heads=c.n_heads,
+            d_ff=4 * c.d_model,
+            n_layers=c.n_layers,
+            norm_first=True,
+            activation="gelu",
+            eps=1e-6,
+            use_sdpa=True,
+        )  # SDPA: same result as the course's attention, faster
         self.decoder_embed = nn.Linear(c.d_model, c.decoder_d_model)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_d_model))
         self.decoder_pos_embed = nn.Parameter(torch.randn(1, 1 + L, c.decoder_d_model) * 0.02)
-        self.decoder = TransformerEncoder(d_model=c.decoder_d_model, n_heads=c.decoder_n_heads,
-                                          d_ff=4 * c.decoder_d_model, n_layers=c.decoder_layers, norm_first=True,
-                                          activation="gelu", eps=1e-6, use_sdpa=True)
-        self.decoder_pred = nn.Linear(c.decoder_d_model, c.patch_size ** 2 * c.in_channels)
+        self.decoder = TransformerEncoder(
+            d_model=c.decoder_d_model,
+            n_heads=c.decoder_n_heads,
+            d_ff=4 * c.decoder_d_model,
+            n_layers=c.decoder_layers,
+            norm_first=True,
+            activation="gelu",
+            eps=1e-6,
+            use_sdpa=True,
+        )
+        self.decoder_pred = nn.Linear(c.decoder_d_model, c.patch_size**2 * c.in_channels)
         nn.init.normal_(self.mask_token, std=0.02)
         nn.init.normal_(self.cls_token, std=0.02)
 
-    def forward_encoder(self, imgs: Tensor, mask_ratio: float,
-                        noise: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
+    def forward_encoder(
+        self, imgs: Tensor, mask_ratio: float, noise: Optional[Tensor] = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """imgs (B, C, H, W) → (latent (B, 1 + len_keep, d), mask (B, L), ids_restore (B, L))."""
         x = self.patch_embed(imgs) + self.pos_embed[:, 1:]  # (B, L, d): positions added BEFORE masking
         x, mask, ids_restore = mae.random_masking(x, mask_ratio, noise)  # (B, len_keep, d)
@@ -99,8 +124,9 @@ class MAE(nn.Module):
         target = mae.to_patches(imgs, self.config.patch_size)  # (B, L, P²C), (p, q, c) order
         return mae.mae_loss(pred, target, mask, self.config.norm_pix_loss)
 
-    def forward(self, imgs: Tensor, mask_ratio: Optional[float] = None,
-                noise: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, imgs: Tensor, mask_ratio: Optional[float] = None, noise: Optional[Tensor] = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         ratio = self.config.mask_ratio if mask_ratio is None else mask_ratio
         latent, mask, ids_restore = self.forward_encoder(imgs, ratio, noise)
         pred = self.forward_decoder(latent, ids_restore)
@@ -133,14 +159,31 @@ def reconstruct(model: MAE, imgs: Tensor, pred: Tensor, mask: Tensor, fill: floa
     return masked, pasted.clamp(0, 1)
 
 
-def pretrain(model: MAE, images: Tensor, steps: int, batch_size: int = 256, lr: float = 2e-3,
-             seed: int = 0, progress: bool = True) -> list[float]:
+def pretrain(
+    model: MAE,
+    images: Tensor,
+    steps: int,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
     """AdamW with a one-cycle schedule on random batches of ``images`` (on the model's device)."""
     if steps < 1 or batch_size < 1:
         raise ValueError(f"need steps ≥ 1 and batch_size ≥ 1; got steps={steps}, batch_size={batch_size}")
-    return training.train_random_batches(model, len(images), lambda batch: model(images[batch])[0], steps,
-                                         batch_size, lr, images.device, seed=seed, betas=(0.9, 0.95),
-                                         desc="MAE steps", progress=progress)
+    return training.train_random_batches(
+        model,
+        len(images),
+        lambda batch: model(images[batch])[0],
+        steps,
+        batch_size,
+        lr,
+        images.device,
+        seed=seed,
+        betas=(0.9, 0.95),
+        desc="MAE steps",
+        progress=progress,
+    )
 
 
 def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor) -> float:
@@ -153,8 +196,9 @@ def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tenso
     from sklearn.preprocessing import StandardScaler
 
     if len(train_x) != len(train_y) or len(test_x) != len(test_y):
-        raise ValueError(f"features and labels must pair up; got {len(train_x)} vs {len(train_y)} and "
-                         f"{len(test_x)} vs {len(test_y)}")
+        raise ValueError(
+            f"features and labels must pair up; got {len(train_x)} vs {len(train_y)} and {len(test_x)} vs {len(test_y)}"
+        )
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
     probe.fit(train_x.flatten(1).cpu().numpy(), train_y.cpu().numpy())
     return float(probe.score(test_x.flatten(1).cpu().numpy(), test_y.cpu().numpy()))

@@ -11,6 +11,7 @@ uses the opposite boolean convention (True = blocked).
 The h projections W_i^Q (C × d_head) sit side by side in one C × C matrix, so one ``nn.Linear``
 computes all heads' queries at once; :func:`split_heads` then cuts its output into heads.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Union
@@ -61,8 +62,10 @@ def _head_mask(mask: Optional[Tensor], B: int, L: int, S: int) -> Optional[Tenso
     ok_3d = mask.dim() == 3 and mask.shape[0] in (1, B) and mask.shape[1] in (1, L) and mask.shape[2] == S
     ok_4d = mask.dim() == 4 and mask.shape[0] in (1, B) and mask.shape[2] in (1, L) and mask.shape[3] == S
     if not (ok_2d or ok_3d or ok_4d):
-        raise ValueError(f"mask must be (L, S) = {(L, S)}, (B, L, S) = {(B, L, S)} or (B, 1, S) = {(B, 1, S)} "
-                         f"(or 4-D with a head axis); got mask {tuple(mask.shape)}")
+        raise ValueError(
+            f"mask must be (L, S) = {(L, S)}, (B, L, S) = {(B, L, S)} or (B, 1, S) = {(B, 1, S)} "
+            f"(or 4-D with a head axis); got mask {tuple(mask.shape)}"
+        )
     return mask[:, None] if mask.dim() == 3 else mask  # (B, 1, L|1, S): the same mask for every head
 
 
@@ -78,11 +81,12 @@ class MultiHeadAttention(nn.Module):
         use_sdpa: compute attention with ``F.scaled_dot_product_attention`` (faster; same result).
     """
 
-    def __init__(self, d_model: int, n_heads: int, bias: bool = True, dropout: float = 0.0,
-                 use_sdpa: bool = False):
+    def __init__(self, d_model: int, n_heads: int, bias: bool = True, dropout: float = 0.0, use_sdpa: bool = False):
         super().__init__()
         if d_model < 1 or n_heads < 1 or d_model % n_heads:
-            raise ValueError(f"d_model must be a positive multiple of n_heads; got d_model={d_model}, n_heads={n_heads}")
+            raise ValueError(
+                f"d_model must be a positive multiple of n_heads; got d_model={d_model}, n_heads={n_heads}"
+            )
         self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
         self.dropout, self.use_sdpa = dropout, use_sdpa
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)  # [W_1^Q … W_h^Q] side by side
@@ -95,16 +99,24 @@ class MultiHeadAttention(nn.Module):
             if t.dim() != 3 or t.shape[-1] != self.d_model:
                 raise ValueError(f"{name} must be (B, T, d_model={self.d_model}); got {name} {tuple(t.shape)}")
         if not (query.shape[0] == key.shape[0] == value.shape[0]):
-            raise ValueError(f"query, key and value must share the batch size B; got query {tuple(query.shape)}, "
-                             f"key {tuple(key.shape)}, value {tuple(value.shape)}")
+            raise ValueError(
+                f"query, key and value must share the batch size B; got query {tuple(query.shape)}, "
+                f"key {tuple(key.shape)}, value {tuple(value.shape)}"
+            )
         if key.shape[1] != value.shape[1]:
-            raise ValueError(f"key and value must have the same length S; got key {tuple(key.shape)} "
-                             f"and value {tuple(value.shape)}")
+            raise ValueError(
+                f"key and value must have the same length S; got key {tuple(key.shape)} and value {tuple(value.shape)}"
+            )
 
     @reference
-    def forward(self, query: Tensor, key: Optional[Tensor] = None, value: Optional[Tensor] = None,
-                mask: Optional[Tensor] = None, need_weights: bool = False
-                ) -> Union[Tensor, tuple[Tensor, Tensor]]:
+    def forward(
+        self,
+        query: Tensor,
+        key: Optional[Tensor] = None,
+        value: Optional[Tensor] = None,
+        mask: Optional[Tensor] = None,
+        need_weights: bool = False,
+    ) -> Union[Tensor, tuple[Tensor, Tensor]]:
         """query (B, L, C), key/value (B, S, C) (default: the query — self-attention).
 
         mask: bool, True = may attend (or float, added), shaped (L, S), (B, L, S) or (B, 1, S).
@@ -151,7 +163,7 @@ def mha_flops(n: int, d_model: int, n_heads: int) -> int:
     total 8 n C² + 4 n² C (softmax, scaling and biases are O(n² h + n C): left out).
     """
     _check_cost_args(n=n, d_model=d_model, n_heads=n_heads)
-    return 8 * n * d_model ** 2 + 4 * n ** 2 * d_model
+    return 8 * n * d_model**2 + 4 * n**2 * d_model
 
 
 def _check_cost_args(**kwargs: int) -> None:
@@ -159,8 +171,9 @@ def _check_cost_args(**kwargs: int) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int; got {value!r}")
     if kwargs["d_model"] % kwargs["n_heads"]:
-        raise ValueError(f"d_model must be divisible by n_heads; got d_model={kwargs['d_model']}, "
-                         f"n_heads={kwargs['n_heads']}")
+        raise ValueError(
+            f"d_model must be divisible by n_heads; got d_model={kwargs['d_model']}, n_heads={kwargs['n_heads']}"
+        )
 
 
 def copy_from_torch(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> MultiHeadAttention:
@@ -168,9 +181,9 @@ def copy_from_torch(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> 
     C = ours.d_model
     with torch.no_grad():
         for i, proj in enumerate((ours.q_proj, ours.k_proj, ours.v_proj)):
-            proj.weight.copy_(theirs.in_proj_weight[i * C:(i + 1) * C])
+            proj.weight.copy_(theirs.in_proj_weight[i * C : (i + 1) * C])
             if proj.bias is not None:
-                proj.bias.copy_(theirs.in_proj_bias[i * C:(i + 1) * C])
+                proj.bias.copy_(theirs.in_proj_bias[i * C : (i + 1) * C])
         ours.out_proj.weight.copy_(theirs.out_proj.weight)
         if ours.out_proj.bias is not None:
             ours.out_proj.bias.copy_(theirs.out_proj.bias)

@@ -5,6 +5,7 @@
 sinusoidal or learned. The experiment model lives here, beside the experiment, so that the
 concept modules (``multihead``, ``positional``) stay leaves.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,12 +38,16 @@ class OrderClassifier(nn.Module):
         self.config = config
         C = config.d_model
         self.embed = nn.Embedding(config.vocab_size, C)
-        self.pos = {"sinusoidal": lambda: SinusoidalPositionalEncoding(C, config.max_len),
-                    "learned": lambda: LearnedPositionalEmbedding(config.max_len, C),
-                    "none": nn.Identity}[config.positions]()
+        self.pos = {
+            "sinusoidal": lambda: SinusoidalPositionalEncoding(C, config.max_len),
+            "learned": lambda: LearnedPositionalEmbedding(config.max_len, C),
+            "none": nn.Identity,
+        }[config.positions]()
         self.attns = nn.ModuleList(MultiHeadAttention(C, config.n_heads, use_sdpa=True) for _ in range(config.n_layers))
-        self.ffs = nn.ModuleList(nn.Sequential(nn.LayerNorm(C), nn.Linear(C, 4 * C), nn.ReLU(), nn.Linear(4 * C, C))
-                                 for _ in range(config.n_layers))
+        self.ffs = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(C), nn.Linear(C, 4 * C), nn.ReLU(), nn.Linear(4 * C, C))
+            for _ in range(config.n_layers)
+        )
         self.norms = nn.ModuleList(nn.LayerNorm(C) for _ in range(config.n_layers))
         self.head = nn.Linear(C, 2)
 

@@ -3,6 +3,7 @@
 Readable in greyscale and by colour-blind readers: heatmaps use viridis (lightness rises with the
 value), and curves that share an axis differ in line style and marker as well as in colour.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -15,20 +16,29 @@ from .training import History
 
 HEATMAP_CMAP = "viridis"  # perceptually uniform, monotone in lightness: survives greyscale printing
 # Train and validation differ in colour (blue, orange: not a red/green pair), line style and marker.
-CURVE_STYLES = {"train": dict(color="C0", linestyle="-", marker="o", markersize=3),
-                "validation": dict(color="C1", linestyle="--", marker="s", markersize=3)}
+CURVE_STYLES = {
+    "train": dict(color="C0", linestyle="-", marker="o", markersize=3),
+    "validation": dict(color="C1", linestyle="--", marker="s", markersize=3),
+}
 
 
-def plot_attention(weights: torch.Tensor, queries: Sequence[str], keys: Sequence[str],
-                   title: str = "Attention weights", ax: Optional[Axes] = None,
-                   annotate: bool = True) -> Axes:
+def plot_attention(
+    weights: torch.Tensor,
+    queries: Sequence[str],
+    keys: Sequence[str],
+    title: str = "Attention weights",
+    ax: Optional[Axes] = None,
+    annotate: bool = True,
+) -> Axes:
     """Heatmap of a (L, S) weight matrix: one row per query token, one column per key token."""
     if weights.dim() != 2:
         raise ValueError(f"weights must be 2-D (L, S); got shape {tuple(weights.shape)}")
     L, S = weights.shape
     if (len(queries), len(keys)) != (L, S):
-        raise ValueError(f"need {L} query labels and {S} key labels for weights (L, S) = {(L, S)}; "
-                         f"got {len(queries)} and {len(keys)}")
+        raise ValueError(
+            f"need {L} query labels and {S} key labels for weights (L, S) = {(L, S)}; "
+            f"got {len(queries)} and {len(keys)}"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(0.6 * S + 2.5, 0.5 * L + 1.5))
     w = weights.detach().float().cpu()
@@ -41,8 +51,15 @@ def plot_attention(weights: torch.Tensor, queries: Sequence[str], keys: Sequence
     if annotate and L * S <= 200:
         for i in range(L):
             for j in range(S):
-                ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if w[i, j] < 0.6 * float(w.max()) else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{w[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if w[i, j] < 0.6 * float(w.max()) else "black",
+                )
     ax.figure.colorbar(image, ax=ax, label="weight")
     return ax
 

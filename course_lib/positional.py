@@ -9,6 +9,7 @@ the same way. Adding a position-dependent vector to each token breaks that symme
 Each pair of channels (2i, 2i+1) is a point on a circle turning at frequency
 ω_i = 10000^(−2i/d), so PE(pos + k) is PE(pos) rotated pair by pair: PE(pos + k) = M_k · PE(pos).
 """
+
 from __future__ import annotations
 
 import math
@@ -138,7 +139,9 @@ def _check_tokens(x: Tensor, d_model: int, max_len: int) -> None:
     if x.dim() != 3 or x.shape[-1] != d_model:
         raise ValueError(f"x must be (B, T, d_model={d_model}); got x {tuple(x.shape)}")
     if x.shape[1] > max_len:
-        raise ValueError(f"sequence length T={x.shape[1]} exceeds max_len={max_len}; build the module with a larger max_len")
+        raise ValueError(
+            f"sequence length T={x.shape[1]} exceeds max_len={max_len}; build the module with a larger max_len"
+        )
 
 
 # ---------------------------------------------------------------- relative offsets

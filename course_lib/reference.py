@@ -13,6 +13,7 @@ code only. The lift stops at the student's code: a student callable that the all
 calls back (a module passed in, a model being trained) runs locked again. The references the
 student is writing (``writing``) stay locked even inside an allowed reference.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -8,6 +8,7 @@ In a reader's or student's kernel this does nothing visible. When ``COURSE_LIB_R
 names a file (benchmarks/bench_notebooks.py sets it for each run), one JSON line is appended
 to it, so that docs/benchmarks.md reports the figure next to the chapter's run time and target.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,9 @@ class Result:
         return ", ".join(parts)
 
 
-def record_result(name: str, value: float, *, unit: str = "%", at_least: float | None = None,
-                  at_most: float | None = None) -> None:
+def record_result(
+    name: str, value: float, *, unit: str = "%", at_least: float | None = None, at_most: float | None = None
+) -> None:
     """Note a measured figure; append it to the file named by ``COURSE_LIB_RESULTS`` if set.
 
     ``value`` is a plain number (a 0-D tensor is accepted); with ``unit="%"`` it is a fraction

@@ -5,6 +5,7 @@ Weights use ``torch.nn.RNN`` / ``torch.nn.LSTM``'s layout so that a layer's para
 copied straight in: ``W_ih`` is (H, D) (or (4H, D) for the LSTM), ``W_hh`` is (H, H) (or
 (4H, H)), and there are two biases ``b_ih`` and ``b_hh`` that are simply added.
 """
+
 from __future__ import annotations
 
 import time
@@ -22,8 +23,16 @@ def _shape(t: Tensor) -> tuple:
     return tuple(t.shape)
 
 
-def _check_rnn_args(x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
-                    h0: Optional[Tensor], batch_first: bool, gates: int = 1) -> None:
+def _check_rnn_args(
+    x: Tensor,
+    W_ih: Tensor,
+    W_hh: Tensor,
+    b_ih: Tensor,
+    b_hh: Tensor,
+    h0: Optional[Tensor],
+    batch_first: bool,
+    gates: int = 1,
+) -> None:
     if not isinstance(x, Tensor) or x.dim() != 3:
         got = _shape(x) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be 3-D, (T, B, D) or with batch_first (B, T, D); got {got}")
@@ -32,8 +41,10 @@ def _check_rnn_args(x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: T
         raise ValueError(f"W_hh must be ({gates}·H, H); got {_shape(W_hh)}")
     H = W_hh.shape[1]
     if _shape(W_ih) != (gates * H, D):
-        raise ValueError(f"W_ih must be ({gates}·H, D) = {(gates * H, D)} for x {_shape(x)} and W_hh {_shape(W_hh)}; "
-                         f"got {_shape(W_ih)}")
+        raise ValueError(
+            f"W_ih must be ({gates}·H, D) = {(gates * H, D)} for x {_shape(x)} and W_hh {_shape(W_hh)}; "
+            f"got {_shape(W_ih)}"
+        )
     for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
         if _shape(b) != (gates * H,):
             raise ValueError(f"{name} must be ({gates}·H,) = {(gates * H,)}; got {_shape(b)}")
@@ -43,8 +54,15 @@ def _check_rnn_args(x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: T
 
 
 @reference
-def rnn_forward(x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
-                h0: Optional[Tensor] = None, batch_first: bool = False) -> tuple[Tensor, Tensor]:
+def rnn_forward(
+    x: Tensor,
+    W_ih: Tensor,
+    W_hh: Tensor,
+    b_ih: Tensor,
+    b_hh: Tensor,
+    h0: Optional[Tensor] = None,
+    batch_first: bool = False,
+) -> tuple[Tensor, Tensor]:
     """Elman RNN: h_t = tanh(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), h_0 = h0 (zeros if None).
 
     x: (T, B, D), or (B, T, D) if batch_first   W_ih: (H, D)  W_hh: (H, H)  b_ih, b_hh: (H,)
@@ -93,8 +111,9 @@ def bptt_grad_norms(h: Tensor, W_hh: Tensor, grad_last: Tensor) -> Tensor:
 
 
 @reference
-def lstm_cell(x: Tensor, h: Tensor, c: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor,
-              b_hh: Tensor) -> tuple[Tensor, Tensor]:
+def lstm_cell(
+    x: Tensor, h: Tensor, c: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor
+) -> tuple[Tensor, Tensor]:
     """One LSTM step, gates in torch's order (input i, forget f, cell g, output o):
 
         [i, f, g, o] = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh
@@ -104,8 +123,9 @@ def lstm_cell(x: Tensor, h: Tensor, c: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih:
     Returns (h', c'), each (B, H).
     """
     if x.dim() != 2 or h.dim() != 2 or _shape(c) != _shape(h) or x.shape[0] != h.shape[0]:
-        raise ValueError(f"x must be (B, D) and h, c (B, H) with the same B; got x {_shape(x)}, h {_shape(h)}, "
-                         f"c {_shape(c)}")
+        raise ValueError(
+            f"x must be (B, D) and h, c (B, H) with the same B; got x {_shape(x)}, h {_shape(h)}, c {_shape(c)}"
+        )
     _check_rnn_args(x[None], W_ih, W_hh, b_ih, b_hh, h, False, gates=4)
     gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh  # (B, 4H)
     i, f, g, o = gates.chunk(4, dim=-1)  # (B, H) each
@@ -114,8 +134,9 @@ def lstm_cell(x: Tensor, h: Tensor, c: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih:
     return h_next, c_next
 
 
-def grad_norms_autograd(x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
-                        grad_last: Optional[Tensor] = None) -> Tensor:
+def grad_norms_autograd(
+    x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor, grad_last: Optional[Tensor] = None
+) -> Tensor:
     """‖∂L/∂h_t‖ by autograd, L = Σ (h_T ⊙ grad_last) (grad_last defaults to ones). Returns (T, B).
 
     x: (T, B, D); weights as in :func:`rnn_forward`. Used to check :func:`bptt_grad_norms`.
@@ -133,13 +154,14 @@ def grad_norms_autograd(x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_h
     return torch.stack([gr.norm(dim=-1) for gr in grads])  # (T, B)
 
 
-def random_rnn_weights(D: int, H: int, scale: float, seed: int = 0,
-                       device: Optional[torch.device] = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def random_rnn_weights(
+    D: int, H: int, scale: float, seed: int = 0, device: Optional[torch.device] = None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(W_ih, W_hh, b_ih, b_hh) with W_hh = scale · Q for a random orthogonal Q, so that every
     singular value of W_hh equals ``scale``: below 1 gradients vanish, above 1 they can explode."""
     g = torch.Generator().manual_seed(seed)
     Q, _ = torch.linalg.qr(torch.randn(H, H, generator=g))  # (H, H) orthogonal
-    W_ih = torch.randn(H, D, generator=g) / D ** 0.5
+    W_ih = torch.randn(H, D, generator=g) / D**0.5
     zeros = torch.zeros(H)
     return tuple(t.to(device) for t in (W_ih, scale * Q, zeros, zeros.clone()))  # type: ignore[return-value]
 
@@ -157,11 +179,15 @@ class VanillaRNN(nn.Module):
         if num_layers < 1:
             raise ValueError(f"num_layers must be ≥ 1; got {num_layers}")
         self.hidden_size, self.num_layers, self.batch_first = hidden_size, num_layers, batch_first
-        bound = hidden_size ** -0.5  # nn.RNN's initialisation: U(-1/√H, 1/√H)
+        bound = hidden_size**-0.5  # nn.RNN's initialisation: U(-1/√H, 1/√H)
         for layer in range(num_layers):
             d_in = input_size if layer == 0 else hidden_size
-            for name, shape in (("weight_ih", (hidden_size, d_in)), ("weight_hh", (hidden_size, hidden_size)),
-                                ("bias_ih", (hidden_size,)), ("bias_hh", (hidden_size,))):
+            for name, shape in (
+                ("weight_ih", (hidden_size, d_in)),
+                ("weight_hh", (hidden_size, hidden_size)),
+                ("bias_ih", (hidden_size,)),
+                ("bias_hh", (hidden_size,)),
+            ):
                 self.register_parameter(f"{name}_l{layer}", nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
 
     def forward(self, x: Tensor, h0: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
@@ -206,8 +232,8 @@ class RecurrentClassifier(nn.Module):
                 raise ValueError(f"forget_bias applies to cell='lstm' only; got cell={config.cell!r}")
             H = config.hidden_size
             with torch.no_grad():  # gates are stacked (i, f, g, o): rows H … 2H are the forget gate
-                self.rnn.bias_ih_l0[H:2 * H].fill_(config.forget_bias)
-                self.rnn.bias_hh_l0[H:2 * H].zero_()  # σ(f) starts near σ(forget_bias) for every unit
+                self.rnn.bias_ih_l0[H : 2 * H].fill_(config.forget_bias)
+                self.rnn.bias_hh_l0[H : 2 * H].zero_()  # σ(f) starts near σ(forget_bias) for every unit
 
     def forward(self, x: Tensor) -> Tensor:
         out, _ = self.rnn(self.embed(x))  # (B, T, H)
@@ -229,8 +255,9 @@ class SelfAttentionLayer(nn.Module):
         return scaled_dot_product_attention(q, k, v)  # (B, T, d)
 
 
-def time_per_sequence(layer: nn.Module, T: int, d: int, batch: int = 8, repeats: int = 5,
-                      device: Optional[torch.device] = None) -> float:
+def time_per_sequence(
+    layer: nn.Module, T: int, d: int, batch: int = 8, repeats: int = 5, device: Optional[torch.device] = None
+) -> float:
     """Median seconds for ``layer`` to process a batch of random sequences (B, T, d) (no grad)."""
     x = torch.randn(batch, T, d, device=device)
     times = []

@@ -5,6 +5,7 @@ Fast mode shrinks data and training so that a whole chapter runs in seconds; it 
 switched on by ``COURSE_LIB_FAST=1`` and, automatically, whenever nbgrader executes
 a notebook (nbgrader sets ``NBGRADER_EXECUTION`` in the kernel's environment).
 """
+
 from __future__ import annotations
 
 import contextlib

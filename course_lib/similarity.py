@@ -4,6 +4,7 @@ Four classic similarity functions score a query q against keys k (Luong et al. 2
 Bahdanau et al. 2015, Vaswani et al. 2017). All return (..., L, S) for q (..., L, d_q) and
 k (..., S, d_k).
 """
+
 from __future__ import annotations
 
 import math

@@ -7,6 +7,7 @@ module's oracle: :func:`shifted_window_attention` equals
 (max |difference| 0.0 measured with copied weights), and :func:`patch_merging` equals its
 ``PatchMerging``. M is the window size (M × M tokens per window), s the shift.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,11 +25,14 @@ def _check_map(x: Tensor, window_size: int, name: str = "x") -> None:
         raise ValueError(f"{name} must be a channels-last feature map (B, H, W, C); got shape {tuple(x.shape)}")
     H, W = x.shape[1:3]
     if H % window_size or W % window_size:
-        raise ValueError(f"window_size must divide H and W of {name}; got window_size={window_size} "
-                         f"for H={H}, W={W} ({name} {tuple(x.shape)})")
+        raise ValueError(
+            f"window_size must divide H and W of {name}; got window_size={window_size} "
+            f"for H={H}, W={W} ({name} {tuple(x.shape)})"
+        )
 
 
 # ------------------------------------------------------------------------------ windows
+
 
 @reference
 def window_partition(x: Tensor, window_size: int) -> Tensor:
@@ -56,8 +60,10 @@ def window_reverse(windows: Tensor, window_size: int, H: int, W: int) -> Tensor:
     if windows.dim() != 3 or windows.shape[1] != M * M:
         raise ValueError(f"windows must be (B·nW, M², C) with M²={M * M}; got shape {tuple(windows.shape)}")
     if H % M or W % M or windows.shape[0] % ((H // M) * (W // M)):
-        raise ValueError(f"H={H}, W={W} must be multiples of window_size={M} and windows.shape[0] a multiple "
-                         f"of nW; got windows {tuple(windows.shape)}")
+        raise ValueError(
+            f"H={H}, W={W} must be multiples of window_size={M} and windows.shape[0] a multiple "
+            f"of nW; got windows {tuple(windows.shape)}"
+        )
     C = windows.shape[-1]
     B = windows.shape[0] // ((H // M) * (W // M))
     x = windows.view(B, H // M, W // M, M, M, C)  # (B, H/M, W/M, M, M, C)
@@ -66,6 +72,7 @@ def window_reverse(windows: Tensor, window_size: int, H: int, W: int) -> Tensor:
 
 
 # ------------------------------------------------------------------------------ relative position bias
+
 
 @reference
 def relative_position_index(window_size: int, device: Optional[torch.device] = None) -> Tensor:
@@ -79,8 +86,9 @@ def relative_position_index(window_size: int, device: Optional[torch.device] = N
     M = window_size
     if M < 1:
         raise ValueError(f"window_size must be ≥ 1; got {M}")
-    coords = torch.stack(torch.meshgrid(torch.arange(M, device=device), torch.arange(M, device=device),
-                                        indexing="ij")).flatten(1)  # (2, M²): (y, x) of each token
+    coords = torch.stack(
+        torch.meshgrid(torch.arange(M, device=device), torch.arange(M, device=device), indexing="ij")
+    ).flatten(1)  # (2, M²): (y, x) of each token
     rel = coords[:, :, None] - coords[:, None, :]  # (2, M², M²): offsets query − key
     rel = rel + (M - 1)  # both offsets now in [0, 2M−2]
     return rel[0] * (2 * M - 1) + rel[1]  # (M², M²)
@@ -90,18 +98,28 @@ def gather_relative_bias(bias_table: Tensor, window_size: int) -> Tensor:
     """Look up the bias of every (query, key) pair: table ((2M−1)², h) → (h, M², M²)."""
     M = window_size
     if bias_table.dim() != 2 or bias_table.shape[0] != (2 * M - 1) ** 2:
-        raise ValueError(f"bias_table must be ((2M−1)², h) = ({(2 * M - 1) ** 2}, h) for window_size={M}; "
-                         f"got {tuple(bias_table.shape)}")
+        raise ValueError(
+            f"bias_table must be ((2M−1)², h) = ({(2 * M - 1) ** 2}, h) for window_size={M}; "
+            f"got {tuple(bias_table.shape)}"
+        )
     index = relative_position_index(M, device=bias_table.device)  # (M², M²)
     return bias_table[index.flatten()].view(M * M, M * M, -1).permute(2, 0, 1)  # (h, M², M²)
 
 
 # ------------------------------------------------------------------------------ attention
 
+
 @reference
-def window_attention(windows: Tensor, qkv_weight: Tensor, qkv_bias: Optional[Tensor], proj_weight: Tensor,
-                     proj_bias: Optional[Tensor], relative_bias: Tensor, n_heads: int,
-                     mask: Optional[Tensor] = None) -> Tensor:
+def window_attention(
+    windows: Tensor,
+    qkv_weight: Tensor,
+    qkv_bias: Optional[Tensor],
+    proj_weight: Tensor,
+    proj_bias: Optional[Tensor],
+    relative_bias: Tensor,
+    n_heads: int,
+    mask: Optional[Tensor] = None,
+) -> Tensor:
     """Multi-head self-attention inside each window, with a relative position bias.
 
     softmax(q kᵀ / √d + relative_bias + mask) v per head, then the output projection.
@@ -131,8 +149,7 @@ def window_attention(windows: Tensor, qkv_weight: Tensor, qkv_bias: Optional[Ten
 
 
 @reference
-def shift_regions(H: int, W: int, window_size: int, shift: int,
-                  device: Optional[torch.device] = None) -> Tensor:
+def shift_regions(H: int, W: int, window_size: int, shift: int, device: Optional[torch.device] = None) -> Tensor:
     """Region label of every pixel of an (H, W) map rolled by −s: row bands [0, H−M), [H−M, H−s),
     [H−s, H) times the same three column bands, labelled 3·row band + column band.
 
@@ -148,8 +165,7 @@ def shift_regions(H: int, W: int, window_size: int, shift: int,
 
 
 @reference
-def shift_window_mask(H: int, W: int, window_size: int, shift: int,
-                      device: Optional[torch.device] = None) -> Tensor:
+def shift_window_mask(H: int, W: int, window_size: int, shift: int, device: Optional[torch.device] = None) -> Tensor:
     """Additive mask for attention in shifted windows: 0 within a region, −100 across regions.
 
     After rolling the map by −s, a window at the bottom or right edge holds pixels that were
@@ -169,9 +185,17 @@ def shift_window_mask(H: int, W: int, window_size: int, shift: int,
 
 
 @reference
-def shifted_window_attention(x: Tensor, qkv_weight: Tensor, qkv_bias: Optional[Tensor], proj_weight: Tensor,
-                             proj_bias: Optional[Tensor], bias_table: Tensor, window_size: int, n_heads: int,
-                             shift: int = 0) -> Tensor:
+def shifted_window_attention(
+    x: Tensor,
+    qkv_weight: Tensor,
+    qkv_bias: Optional[Tensor],
+    proj_weight: Tensor,
+    proj_bias: Optional[Tensor],
+    bias_table: Tensor,
+    window_size: int,
+    n_heads: int,
+    shift: int = 0,
+) -> Tensor:
     """(Shifted-)window multi-head self-attention on a feature map (W-MSA, or SW-MSA when shift > 0).
 
     roll by −s → window_partition → window_attention with the relative bias (and, when
@@ -194,6 +218,7 @@ def shifted_window_attention(x: Tensor, qkv_weight: Tensor, qkv_bias: Optional[T
 
 
 # ------------------------------------------------------------------------------ patch merging
+
 
 @reference
 def patch_merging(x: Tensor, norm_weight: Tensor, norm_bias: Tensor, reduction_weight: Tensor) -> Tensor:
@@ -218,15 +243,16 @@ def patch_merging(x: Tensor, norm_weight: Tensor, norm_bias: Tensor, reduction_w
 def msa_flops(h: int, w: int, C: int) -> int:
     """Multiply-adds of global multi-head self-attention on an h × w map (Swin paper, eq. 1):
     4hwC² (the q, k, v and output projections) + 2(hw)²C (scores and weighted sum)."""
-    return 4 * h * w * C ** 2 + 2 * (h * w) ** 2 * C
+    return 4 * h * w * C**2 + 2 * (h * w) ** 2 * C
 
 
 def wmsa_flops(h: int, w: int, C: int, M: int) -> int:
     """Multiply-adds of window attention with M × M windows (Swin paper, eq. 2): 4hwC² + 2M²hwC."""
-    return 4 * h * w * C ** 2 + 2 * M ** 2 * h * w * C
+    return 4 * h * w * C**2 + 2 * M**2 * h * w * C
 
 
 # ------------------------------------------------------------------------------ modules
+
 
 class WindowAttention(nn.Module):
     """W-MSA / SW-MSA as a module: parameters ``qkv`` (C → 3C), ``proj`` (C → C) and the
@@ -247,8 +273,17 @@ class WindowAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         shift = self.shift if min(x.shape[1:3]) > self.window_size else 0
-        return shifted_window_attention(x, self.qkv.weight, self.qkv.bias, self.proj.weight, self.proj.bias,
-                                        self.relative_position_bias_table, self.window_size, self.n_heads, shift)
+        return shifted_window_attention(
+            x,
+            self.qkv.weight,
+            self.qkv.bias,
+            self.proj.weight,
+            self.proj.bias,
+            self.relative_position_bias_table,
+            self.window_size,
+            self.n_heads,
+            shift,
+        )
 
 
 class SwinBlock(nn.Module):

@@ -1,4 +1,5 @@
 """A small, readable training loop shared by the chapters (progress with tqdm, a history)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,8 +43,14 @@ def _to_device(batch: object, device: torch.device) -> object:
     return batch
 
 
-def run_epoch(model: nn.Module, batches: Iterable, step: StepFn, device: torch.device,
-              optimizer: Optional[torch.optim.Optimizer] = None, desc: str = "") -> tuple[float, float]:
+def run_epoch(
+    model: nn.Module,
+    batches: Iterable,
+    step: StepFn,
+    device: torch.device,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    desc: str = "",
+) -> tuple[float, float]:
     """One pass over ``batches``; trains when an optimizer is given. Returns (mean loss, accuracy)."""
     model.train(optimizer is not None)
     total_loss, total_correct, total_items = 0.0, 0, 0
@@ -62,9 +69,16 @@ def run_epoch(model: nn.Module, batches: Iterable, step: StepFn, device: torch.d
     return total_loss / total_items, total_correct / total_items
 
 
-def fit(model: nn.Module, train_batches: Iterable, optimizer: torch.optim.Optimizer, epochs: int,
-        device: torch.device, step: StepFn = classification_step,
-        valid_batches: Optional[Iterable] = None, progress: bool = True) -> History:
+def fit(
+    model: nn.Module,
+    train_batches: Iterable,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    device: torch.device,
+    step: StepFn = classification_step,
+    valid_batches: Optional[Iterable] = None,
+    progress: bool = True,
+) -> History:
     """Train for ``epochs`` epochs and return the :class:`History` of losses and accuracies."""
     if epochs < 1:
         raise ValueError(f"epochs must be ≥ 1; got {epochs}")
@@ -83,10 +97,20 @@ def fit(model: nn.Module, train_batches: Iterable, optimizer: torch.optim.Optimi
     return history
 
 
-def train_random_batches(model: nn.Module, n_items: int, batch_loss: Callable[[Tensor], Tensor], steps: int,
-                         batch_size: int, lr: float, device: torch.device, seed: int = 0,
-                         betas: tuple[float, float] = (0.9, 0.999), desc: str = "steps", progress: bool = True,
-                         postfix: Optional[Callable[[float], dict]] = None) -> list[float]:
+def train_random_batches(
+    model: nn.Module,
+    n_items: int,
+    batch_loss: Callable[[Tensor], Tensor],
+    steps: int,
+    batch_size: int,
+    lr: float,
+    device: torch.device,
+    seed: int = 0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    desc: str = "steps",
+    progress: bool = True,
+    postfix: Optional[Callable[[float], dict]] = None,
+) -> list[float]:
     """AdamW (weight decay 0.05) with a one-cycle schedule (10% warm-up) on ``steps`` random batches.
 
     Each step draws ``batch_size`` indices in [0, n_items) from a generator seeded with ``seed``,

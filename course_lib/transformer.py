@@ -15,6 +15,7 @@ Layers (reused by the ViT of chapter 7 and the CLIP text encoder of chapter 9):
 Masks are boolean, True where a query MAY attend (chapter 3's convention), shaped (L, S),
 (B, L, S) or (B, 1, S). Greedy decoding and training helpers live in :mod:`course_lib.decoding`.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,10 @@ def _check_mask(mask: Optional[Tensor], B: int, L: int, S: int, name: str) -> No
         raise TypeError(f"{name} must be a bool tensor (True = may attend); got dtype {mask.dtype}")
     allowed = [(L, S), (B, L, S), (B, 1, S)]
     if tuple(mask.shape) not in allowed:
-        raise ValueError(f"{name} must have shape (L, S) = {allowed[0]}, (B, L, S) = {allowed[1]} "
-                         f"or (B, 1, S) = {allowed[2]}; got {tuple(mask.shape)}")
+        raise ValueError(
+            f"{name} must have shape (L, S) = {allowed[0]}, (B, L, S) = {allowed[1]} "
+            f"or (B, 1, S) = {allowed[2]}; got {tuple(mask.shape)}"
+        )
 
 
 class FeedForward(nn.Module):
@@ -55,8 +58,7 @@ class FeedForward(nn.Module):
     x: (B, T, d_model) → (B, T, d_model), through a hidden width d_ff (usually 4 · d_model).
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu",
-                 bias: bool = True):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu", bias: bool = True):
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}; got {activation!r}")
@@ -77,8 +79,18 @@ class EncoderLayer(nn.Module):
     Same parameters and results as ``nn.TransformerEncoderLayer(..., batch_first=True)``.
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False,
-                 activation: str = "relu", eps: float = 1e-5, bias: bool = True, use_sdpa: bool = False):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        activation: str = "relu",
+        eps: float = 1e-5,
+        bias: bool = True,
+        use_sdpa: bool = False,
+    ):
         super().__init__()
         self.d_model, self.norm_first = d_model, norm_first
         self.self_attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout, use_sdpa=use_sdpa)
@@ -118,8 +130,18 @@ class DecoderLayer(nn.Module):
     Set ``keep_attention = True`` to store the cross-attention weights (B, h, T, S) in ``cross_weights``.
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False,
-                 activation: str = "relu", eps: float = 1e-5, bias: bool = True, use_sdpa: bool = False):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        activation: str = "relu",
+        eps: float = 1e-5,
+        bias: bool = True,
+        use_sdpa: bool = False,
+    ):
         super().__init__()
         self.d_model, self.norm_first = d_model, norm_first
         self.self_attn = MultiHeadAttention(d_model, n_heads, bias=bias, dropout=dropout, use_sdpa=use_sdpa)
@@ -140,8 +162,9 @@ class DecoderLayer(nn.Module):
         return out
 
     @reference
-    def forward(self, y: Tensor, memory: Tensor, tgt_mask: Optional[Tensor] = None,
-                memory_mask: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self, y: Tensor, memory: Tensor, tgt_mask: Optional[Tensor] = None, memory_mask: Optional[Tensor] = None
+    ) -> Tensor:
         """Masked self-attention, cross-attention (K, V from memory), feed-forward; Post-LN or Pre-LN.
 
         y: (B, T, C) decoder input  memory: (B, S, C) encoder output
@@ -152,8 +175,9 @@ class DecoderLayer(nn.Module):
         _check_seq(y, self.d_model, "y")
         _check_seq(memory, self.d_model, "memory")
         if memory.shape[0] != B:
-            raise ValueError(f"y and memory must have the same batch size; got y {tuple(y.shape)}, "
-                             f"memory {tuple(memory.shape)}")
+            raise ValueError(
+                f"y and memory must have the same batch size; got y {tuple(y.shape)}, memory {tuple(memory.shape)}"
+            )
         _check_mask(tgt_mask, B, T, T, "tgt_mask")
         _check_mask(memory_mask, B, T, memory.shape[1], "memory_mask")
         if self.norm_first:
@@ -174,16 +198,38 @@ class TransformerEncoder(nn.Module):
     x: (B, T, C), mask as in EncoderLayer → (B, T, C).
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, n_layers: int, dropout: float = 0.0,
-                 norm_first: bool = False, *, activation: str = "relu", eps: float = 1e-5, bias: bool = True,
-                 final_norm: bool = True, use_sdpa: bool = False):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        n_layers: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        *,
+        activation: str = "relu",
+        eps: float = 1e-5,
+        bias: bool = True,
+        final_norm: bool = True,
+        use_sdpa: bool = False,
+    ):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1; got {n_layers}")
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation=activation, eps=eps, bias=bias,
-                         use_sdpa=use_sdpa)
-            for _ in range(n_layers))
+            EncoderLayer(
+                d_model,
+                n_heads,
+                d_ff,
+                dropout,
+                norm_first,
+                activation=activation,
+                eps=eps,
+                bias=bias,
+                use_sdpa=use_sdpa,
+            )
+            for _ in range(n_layers)
+        )
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias) if final_norm else nn.Identity()
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
@@ -195,20 +241,43 @@ class TransformerEncoder(nn.Module):
 class TransformerDecoder(nn.Module):
     """n_layers :class:`DecoderLayer` s and a final LayerNorm. y: (B, T, C), memory: (B, S, C) → (B, T, C)."""
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, n_layers: int, dropout: float = 0.0,
-                 norm_first: bool = False, *, activation: str = "relu", eps: float = 1e-5, bias: bool = True,
-                 final_norm: bool = True, use_sdpa: bool = False):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        n_layers: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        *,
+        activation: str = "relu",
+        eps: float = 1e-5,
+        bias: bool = True,
+        final_norm: bool = True,
+        use_sdpa: bool = False,
+    ):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1; got {n_layers}")
         self.layers = nn.ModuleList(
-            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation=activation, eps=eps, bias=bias,
-                         use_sdpa=use_sdpa)
-            for _ in range(n_layers))
+            DecoderLayer(
+                d_model,
+                n_heads,
+                d_ff,
+                dropout,
+                norm_first,
+                activation=activation,
+                eps=eps,
+                bias=bias,
+                use_sdpa=use_sdpa,
+            )
+            for _ in range(n_layers)
+        )
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias) if final_norm else nn.Identity()
 
-    def forward(self, y: Tensor, memory: Tensor, tgt_mask: Optional[Tensor] = None,
-                memory_mask: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self, y: Tensor, memory: Tensor, tgt_mask: Optional[Tensor] = None, memory_mask: Optional[Tensor] = None
+    ) -> Tensor:
         for layer in self.layers:
             y = layer(y, memory, tgt_mask, memory_mask)  # (B, T, C)
         return self.norm(y)
@@ -249,10 +318,12 @@ class Transformer(nn.Module):
         self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.d_model)
         self.pos = SinusoidalPositionalEncoding(c.d_model, c.max_len)
         self.dropout = nn.Dropout(c.dropout)
-        self.encoder = TransformerEncoder(c.d_model, c.n_heads, c.d_ff, c.n_encoder_layers, c.dropout, c.norm_first,
-                                          use_sdpa=c.use_sdpa)
-        self.decoder = TransformerDecoder(c.d_model, c.n_heads, c.d_ff, c.n_decoder_layers, c.dropout, c.norm_first,
-                                          use_sdpa=c.use_sdpa)
+        self.encoder = TransformerEncoder(
+            c.d_model, c.n_heads, c.d_ff, c.n_encoder_layers, c.dropout, c.norm_first, use_sdpa=c.use_sdpa
+        )
+        self.decoder = TransformerDecoder(
+            c.d_model, c.n_heads, c.d_ff, c.n_decoder_layers, c.dropout, c.norm_first, use_sdpa=c.use_sdpa
+        )
         self.generator = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model → next-token logits
 
     def source_mask(self, src: Tensor) -> Tensor:
@@ -293,11 +364,14 @@ class Transformer(nn.Module):
         self.check_ids(src, self.config.src_vocab_size, "src")
         self.check_ids(tgt, self.config.tgt_vocab_size, "tgt")
         if src.shape[0] != tgt.shape[0]:
-            raise ValueError(f"src and tgt must have the same batch size B; got src {tuple(src.shape)} "
-                             f"and tgt {tuple(tgt.shape)}")
+            raise ValueError(
+                f"src and tgt must have the same batch size B; got src {tuple(src.shape)} and tgt {tuple(tgt.shape)}"
+            )
         if max(src.shape[1], tgt.shape[1]) > self.config.max_len:
-            raise ValueError(f"sequences must be at most config.max_len={self.config.max_len} long; "
-                             f"got src {tuple(src.shape)}, tgt {tuple(tgt.shape)}")
+            raise ValueError(
+                f"sequences must be at most config.max_len={self.config.max_len} long; "
+                f"got src {tuple(src.shape)}, tgt {tuple(tgt.shape)}"
+            )
         src_mask = self.source_mask(src)  # (B, 1, S)
         return self.decode(tgt, self.encode(src, src_mask), src_mask)  # (B, T, V)
 
@@ -305,8 +379,12 @@ class Transformer(nn.Module):
     def check_ids(ids: Tensor, vocab_size: int, name: str) -> None:
         """ValueError unless ids is a (B, T) integer tensor with every id in [0, vocab_size)."""
         if ids.dim() != 2 or ids.dtype not in (torch.long, torch.int32, torch.int64):
-            raise ValueError(f"{name} must be a (B, T) tensor of token ids (torch.long); "
-                             f"got shape {tuple(ids.shape)}, dtype {ids.dtype}")
+            raise ValueError(
+                f"{name} must be a (B, T) tensor of token ids (torch.long); "
+                f"got shape {tuple(ids.shape)}, dtype {ids.dtype}"
+            )
         if ids.device.type != "meta" and ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-            raise ValueError(f"{name} ids must lie in [0, {vocab_size}) (the vocabulary); "
-                             f"got ids from {int(ids.min())} to {int(ids.max())}")
+            raise ValueError(
+                f"{name} ids must lie in [0, {vocab_size}) (the vocabulary); "
+                f"got ids from {int(ids.min())} to {int(ids.max())}"
+            )

@@ -8,6 +8,7 @@ The layout follows torchvision's ``VisionTransformer`` (the oracle: LayerNorm ep
 GELU, ``conv_proj`` ≡ a Linear on (c, p, q)-ordered patches), which
 :func:`load_torchvision_vit` copies into a :class:`ViT`.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,7 @@ def patchify(x: Tensor, patch_size: int) -> Tensor:
     B, C, H, W = x.shape
     P = patch_size
     if H % P or W % P:
-        raise ValueError(f"patch_size must divide the image height and width; got patch_size={P} "
-                         f"for H={H}, W={W}")
+        raise ValueError(f"patch_size must divide the image height and width; got patch_size={P} for H={H}, W={W}")
     x = x.view(B, C, H // P, P, W // P, P)  # (B, C, H/P, p, W/P, q)
     x = x.permute(0, 2, 4, 1, 3, 5)  # (B, H/P, W/P, C, p, q)
     return x.reshape(B, (H // P) * (W // P), C * P * P)  # (B, N, C·P²)
@@ -54,7 +54,7 @@ class PatchEmbedding(nn.Module):
     def __init__(self, in_channels: int, patch_size: int, d_model: int):
         super().__init__()
         self.in_channels, self.patch_size = in_channels, patch_size
-        self.proj = nn.Linear(in_channels * patch_size ** 2, d_model)
+        self.proj = nn.Linear(in_channels * patch_size**2, d_model)
 
     @reference
     def forward(self, x: Tensor) -> Tensor:
@@ -97,20 +97,34 @@ class ViT(nn.Module):
         super().__init__()
         c = config
         if c.image_size % c.patch_size:
-            raise ValueError(f"patch_size must divide image_size; got patch_size={c.patch_size}, "
-                             f"image_size={c.image_size}")
+            raise ValueError(
+                f"patch_size must divide image_size; got patch_size={c.patch_size}, image_size={c.image_size}"
+            )
         if c.position not in ("learned", "none"):
             raise ValueError(f"position must be 'learned' or 'none'; got {c.position!r}")
         self.config = c
         self.patch_embed = PatchEmbedding(c.in_channels, c.patch_size, c.d_model)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.d_model))
-        self.pos_embed = nn.Parameter(torch.empty(1, c.n_patches + 1, c.d_model).normal_(std=0.02)) \
-            if c.position == "learned" else None
-        self.blocks = nn.ModuleList([
-            EncoderLayer(c.d_model, c.n_heads, c.d_ff, dropout=c.dropout, norm_first=True, activation="gelu",
-                         eps=LN_EPS, use_sdpa=c.use_sdpa)
-            for _ in range(c.n_layers)
-        ])
+        self.pos_embed = (
+            nn.Parameter(torch.empty(1, c.n_patches + 1, c.d_model).normal_(std=0.02))
+            if c.position == "learned"
+            else None
+        )
+        self.blocks = nn.ModuleList(
+            [
+                EncoderLayer(
+                    c.d_model,
+                    c.n_heads,
+                    c.d_ff,
+                    dropout=c.dropout,
+                    norm_first=True,
+                    activation="gelu",
+                    eps=LN_EPS,
+                    use_sdpa=c.use_sdpa,
+                )
+                for _ in range(c.n_layers)
+            ]
+        )
         self.norm = nn.LayerNorm(c.d_model, eps=LN_EPS)
         self.head = nn.Linear(c.d_model, c.n_classes)
 
@@ -118,8 +132,10 @@ class ViT(nn.Module):
         """z₀: (B, C, H, W) → (B, 1+N, D), the [CLS] token first, positions added."""
         c = self.config
         if x.dim() != 4 or x.shape[1] != c.in_channels or x.shape[2:] != (c.image_size, c.image_size):
-            raise ValueError(f"x must be (B, in_channels={c.in_channels}, {c.image_size}, {c.image_size}); "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"x must be (B, in_channels={c.in_channels}, {c.image_size}, {c.image_size}); "
+                f"got shape {tuple(x.shape)}"
+            )
         tokens = self.patch_embed(x)  # (B, N, D)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
         z = torch.cat([cls, tokens], dim=1)  # (B, 1+N, D)
@@ -181,8 +197,11 @@ def load_torchvision_vit(model: ViT, tv: nn.Module) -> ViT:
     model.pos_embed.copy_(tv.encoder.pos_embedding)
     for block, layer in zip(model.blocks, tv.encoder.layers):
         attn = layer.self_attention
-        for proj, w, b in zip((block.self_attn.q_proj, block.self_attn.k_proj, block.self_attn.v_proj),
-                              attn.in_proj_weight.chunk(3), attn.in_proj_bias.chunk(3)):
+        for proj, w, b in zip(
+            (block.self_attn.q_proj, block.self_attn.k_proj, block.self_attn.v_proj),
+            attn.in_proj_weight.chunk(3),
+            attn.in_proj_bias.chunk(3),
+        ):
             proj.weight.copy_(w)
             proj.bias.copy_(b)
         block.self_attn.out_proj.load_state_dict(attn.out_proj.state_dict())
@@ -202,8 +221,14 @@ class SmallCNN(nn.Module):
     def __init__(self, in_channels: int = 1, n_classes: int = 10, width: int = 32):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         self.head = nn.Linear(2 * width, n_classes)
 
@@ -232,9 +257,20 @@ class FitResult:
     seconds: float
 
 
-def fit_classifier(model: nn.Module, x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor,
-                   epochs: int, lr: float = 1e-3, batch_size: int = 64, weight_decay: float = 0.05,
-                   warmup_fraction: float = 0.1, seed: int = 0, device=None) -> FitResult:
+def fit_classifier(
+    model: nn.Module,
+    x_train: Tensor,
+    y_train: Tensor,
+    x_test: Tensor,
+    y_test: Tensor,
+    epochs: int,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    weight_decay: float = 0.05,
+    warmup_fraction: float = 0.1,
+    seed: int = 0,
+    device=None,
+) -> FitResult:
     """Train with AdamW, linear warm-up then cosine decay, cross-entropy; evaluate every epoch.
 
     x_*: (N, C, H, W), y_*: (N,). Batches are drawn from tensors on ``device`` (no DataLoader),
@@ -249,7 +285,8 @@ def fit_classifier(model: nn.Module, x_train: Tensor, y_train: Tensor, x_test: T
     total = epochs * steps_per_epoch
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: cosine_lr(s, total, warmup=int(warmup_fraction * total)))
+        optimizer, lambda s: cosine_lr(s, total, warmup=int(warmup_fraction * total))
+    )
     gen = torch.Generator().manual_seed(seed)
     result, start = FitResult([], [], 0.0), time.perf_counter()
     for _ in range(epochs):
@@ -257,7 +294,7 @@ def fit_classifier(model: nn.Module, x_train: Tensor, y_train: Tensor, x_test: T
         order = torch.randperm(len(x_train), generator=gen).to(device)
         losses = []
         for i in range(steps_per_epoch):
-            idx = order[i * batch_size:(i + 1) * batch_size]
+            idx = order[i * batch_size : (i + 1) * batch_size]
             loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -274,6 +311,8 @@ def fit_classifier(model: nn.Module, x_train: Tensor, y_train: Tensor, x_test: T
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> float:
     """Fraction of correct argmax predictions, in eval mode."""
     model.eval()
-    correct = sum(int((model(x[i:i + batch_size]).argmax(-1) == y[i:i + batch_size]).sum())
-                  for i in range(0, len(x), batch_size))
+    correct = sum(
+        int((model(x[i : i + batch_size]).argmax(-1) == y[i : i + batch_size]).sum())
+        for i in range(0, len(x), batch_size)
+    )
     return correct / len(x)

@@ -4,6 +4,7 @@ Each attack is a cell a submission carries: read solutions/, rewrite gradebook.d
 in course_lib, torch or site-packages so that later students pass, or send data over the
 network. Victims graded before and after the attackers must keep their correct scores.
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,7 +35,10 @@ ATTACK_GRADEBOOK = """
             found.append(folder / "gradebook.db")
     for path in found:
         db = sqlite3.connect(path)
-        db.execute("UPDATE grade SET auto_score = (SELECT max_score FROM grade_cells WHERE grade_cells.id = grade.cell_id)")
+        db.execute(
+            "UPDATE grade SET auto_score = "
+            "(SELECT max_score FROM grade_cells WHERE grade_cells.id = grade.cell_id)"
+        )
         db.commit()
     print("gradebooks found:", found)
     """
@@ -77,8 +81,11 @@ def pwned_files() -> list[Path]:
 
     import course_lib
 
-    return [Path(course_lib.__file__).parent / "_selftest_pwned.py", Path(torch.__file__).parent / "_selftest_pwned.py",
-            *[Path(p) / "_selftest_pwned.pth" for p in site.getsitepackages()]]
+    return [
+        Path(course_lib.__file__).parent / "_selftest_pwned.py",
+        Path(torch.__file__).parent / "_selftest_pwned.py",
+        *[Path(p) / "_selftest_pwned.pth" for p in site.getsitepackages()],
+    ]
 
 
 def sandbox_attacks(chapter: str, port: int) -> dict[str, Submission]:
@@ -100,8 +107,9 @@ def sandbox_attacks(chapter: str, port: int) -> dict[str, Submission]:
     return {
         "a-blank-before": Submission(copy.deepcopy(ch.release), 0, "graded before the attacks"),
         "a-solution-before": Submission(ch.solved(), ch.total, "graded before the attacks"),
-        "m-reads-solutions": Submission(blank_with(ATTACK_READ.format(chapter=chapter)), 0,
-                                        "reads solutions/ and runs it"),
+        "m-reads-solutions": Submission(
+            blank_with(ATTACK_READ.format(chapter=chapter)), 0, "reads solutions/ and runs it"
+        ),
         "m-writes-gradebook": Submission(blank_with(ATTACK_GRADEBOOK), 0, "rewrites gradebook.db"),
         "m-edits-packages": Submission(blank_with(ATTACK_PACKAGES), 0, "writes into course_lib, torch, site-packages"),
         "m-network": Submission(solved_network, ch.total, "sends In[] to a server"),
@@ -131,5 +139,3 @@ class Listener:
 
     def close(self):
         self.server.close()
-
-

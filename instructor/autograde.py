@@ -15,7 +15,8 @@ SUBMISSIONS is a folder or a .zip. Two kinds are understood:
 Each chapter is graded in ONE ``nbgrader autograde`` batch, every notebook in its own sandboxed
 kernel (instructor/sandbox.py); with ``--workers`` or ``--scheduler``, every submission of every
 chapter is one task for a pool of Dask workers instead, with the same results
-(instructor/workers.py; book/instructors.md starts a cluster). A submission that cannot be graded at all (not a notebook, say)
+(instructor/workers.py; book/instructors.md starts a cluster).
+A submission that cannot be graded at all (not a notebook, say)
 is reported and scores 0; the others are unaffected. Everything produced goes to the grading
 folder (default _grading/): submitted/, autograded/, feedback/ (HTML without hidden tests),
 gradebook.db, grades.csv, review.csv (submissions whose code deserves a human look: module
@@ -23,6 +24,7 @@ patching, frame inspection, file or network access), mistakes.csv (the common mi
 feedback named: chapter, exercise, student, mistake), report.html (per chapter: score per exercise
 and the most frequent named mistakes, as figures; instructor/report.py), logs/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,13 +54,19 @@ class Batch:
 
 # --------------------------------------------------------------------------- grading
 
+
 def grade_chapter(chapter: str, grading_dir: Path, recorded: Path | None = None) -> Batch:
     """Record the source in the gradebook and autograde every collected submission in one batch.
 
     ``recorded``: a folder of notebooks already graded on workers (instructor/workers.py): the
     batch only saves their grades (nbgrader_config.py's record mode), it runs no kernel."""
-    nbgrader("generate_assignment", chapter, "--force",
-             f"--CourseDirectory.release_directory={grading_dir / 'release'}", grading_dir=grading_dir)
+    nbgrader(
+        "generate_assignment",
+        chapter,
+        "--force",
+        f"--CourseDirectory.release_directory={grading_dir / 'release'}",
+        grading_dir=grading_dir,
+    )
     record = {"COURSE_GRADING_RECORD": str(recorded)} if recorded else None
     result = nbgrader("autograde", chapter, "--force", grading_dir=grading_dir, check=False, extra_env=record)
     batch = Batch(chapter, log=grading_dir / "logs" / f"autograde-{chapter}.log")
@@ -74,16 +82,20 @@ def grade_chapter(chapter: str, grading_dir: Path, recorded: Path | None = None)
 
 # Code that can defeat in-process checks (or tries to read what it should not): listed for a human.
 REVIEW_PATTERNS = {
-    "sys.modules": r"\bsys\.modules\b", "ctypes": r"\bctypes\b", "builtins": r"\b__builtins__\b|\bbuiltins\b",
-    "gc": r"\bgc\.get_(?:objects|referents|referrers)\b", "frame/closure internals":
-        r"__closure__|cell_contents|__code__|__globals__|_getframe|f_back|f_locals",
-    "class swap": r"__class__\s*=", "module dict": r"\bvars\(\s*(?:torch|grading|course_lib|F)\b|__dict__\[",
-    "monkeypatch": r"^\s*(?:torch|F|grading|course_lib|math|np)(?:\.\w+)+\s*=(?!=)|setattr\(\s*(?:torch|F|grading|course_lib)",
+    "sys.modules": r"\bsys\.modules\b",
+    "ctypes": r"\bctypes\b",
+    "builtins": r"\b__builtins__\b|\bbuiltins\b",
+    "gc": r"\bgc\.get_(?:objects|referents|referrers)\b",
+    "frame/closure internals": r"__closure__|cell_contents|__code__|__globals__|_getframe|f_back|f_locals",
+    "class swap": r"__class__\s*=",
+    "module dict": r"\bvars\(\s*(?:torch|grading|course_lib|F)\b|__dict__\[",
+    "monkeypatch": r"^\s*(?:torch|F|grading|course_lib|math|np)(?:\.\w+)+\s*=(?!=)"
+    r"|setattr\(\s*(?:torch|F|grading|course_lib)",
     "torch modes": r"TorchFunctionMode|TorchDispatchMode|_push_mode|__torch_function__",
     "reference guard": r"\bREGISTRY\b|_blocked\b|_writing\b|references_blocked",
     "hidden-test source": r"\bIn\[|\b_ih\b|\b_i\d*\b|linecache|get_ipython\(\)\.history|inspect\.getsource",
     "files/processes/network": r"\bsubprocess\b|os\.system|\bsocket\b|urllib|requests\.|\bsolutions\b|gradebook"
-                               r"|sqlite3|site-packages|getsitepackages|__file__",
+    r"|sqlite3|site-packages|getsitepackages|__file__",
 }
 
 
@@ -118,9 +130,15 @@ def write_review(grading_dir: Path, rows: list[tuple[str, str, str, str]]) -> Pa
     return target
 
 
-def autograde_chapters(chapters: list[str], submissions: Path, grading_dir: Path | None = None,
-                       regexp: str | None = None, feedback: bool = True, workers: int | None = None,
-                       scheduler: str | None = None) -> list[Batch]:
+def autograde_chapters(
+    chapters: list[str],
+    submissions: Path,
+    grading_dir: Path | None = None,
+    regexp: str | None = None,
+    feedback: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> list[Batch]:
     """Collect, grade, export grades.csv, write feedback.
 
     Serially (one nbgrader batch per chapter), or, with ``workers`` (0: as many as the machine
@@ -156,8 +174,9 @@ def autograde_chapters(chapters: list[str], submissions: Path, grading_dir: Path
     return batches
 
 
-def autograde(chapter: str, submissions: Path, grading_dir: Path | None = None,
-              regexp: str | None = None) -> dict[str, float]:
+def autograde(
+    chapter: str, submissions: Path, grading_dir: Path | None = None, regexp: str | None = None
+) -> dict[str, float]:
     """Grade one chapter; return student → raw score (every student in the gradebook)."""
     return autograde_chapters([chapter], submissions, grading_dir, regexp)[0].scores
 
@@ -165,9 +184,16 @@ def autograde(chapter: str, submissions: Path, grading_dir: Path | None = None,
 def add_worker_options(parser: argparse.ArgumentParser) -> None:
     """--workers and --scheduler, for this CLI and instructor.selftest's."""
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, nargs="?", const=0, default=None, metavar="N",
-                       help="grade on a Dask LocalCluster of N worker processes (no N: the cores, "
-                            "bounded by memory at COURSE_WORKER_MEMORY=2G each)")
+    where.add_argument(
+        "--workers",
+        type=int,
+        nargs="?",
+        const=0,
+        default=None,
+        metavar="N",
+        help="grade on a Dask LocalCluster of N worker processes (no N: the cores, "
+        "bounded by memory at COURSE_WORKER_MEMORY=2G each)",
+    )
     where.add_argument("--scheduler", metavar="tcp://HOST:8786", help="grade on an existing Dask cluster")
 
 
@@ -184,8 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chapters = chapter_ids() if args.chapter == "all" else [args.chapter]
     try:
-        batches = autograde_chapters(chapters, args.submissions, args.grading_dir, args.lms or args.regex,
-                                     feedback=not args.no_feedback, workers=args.workers, scheduler=args.scheduler)
+        batches = autograde_chapters(
+            chapters,
+            args.submissions,
+            args.grading_dir,
+            args.lms or args.regex,
+            feedback=not args.no_feedback,
+            workers=args.workers,
+            scheduler=args.scheduler,
+        )
     except (SandboxError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -199,10 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         if batch.failed:
             print(f"  {len(batch.failed)} submission(s) could not be graded and score 0: {batch.log}")
         if batch.flagged:
-            print(f"  {len(batch.flagged)} submission(s) use code worth a look (scores unchanged): "
-                  f"{', '.join(batch.flagged)}; see {grading_dir / 'review.csv'}")
-    print(f"grades: {grading_dir / 'grades.csv'}\nfeedback: {grading_dir / 'feedback'}\n"
-          f"class report: {grading_dir / 'report.html'} (named mistakes: {grading_dir / 'mistakes.csv'})")
+            print(
+                f"  {len(batch.flagged)} submission(s) use code worth a look (scores unchanged): "
+                f"{', '.join(batch.flagged)}; see {grading_dir / 'review.csv'}"
+            )
+    print(
+        f"grades: {grading_dir / 'grades.csv'}\nfeedback: {grading_dir / 'feedback'}\n"
+        f"class report: {grading_dir / 'report.html'} (named mistakes: {grading_dir / 'mistakes.csv'})"
+    )
     return 0
 
 

@@ -1,5 +1,6 @@
 """Batches of submissions: kinds for a chapter, its common mistakes packed into few submissions,
 and the folder layout `make autograde` reads (STUDENT/CHAPTER.ipynb)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,8 @@ from .builders import Chapter, Submission
 from .kinds import KINDS
 from .notebooks import defined_names, is_solution
 
-
 # --------------------------------------------------------------------------- common mistakes
+
 
 def mistake_submissions(chapter: str) -> dict[str, tuple[Submission, dict]]:
     """Every registered mistake of the chapter in as few submissions as possible.
@@ -42,6 +43,7 @@ def mistake_submissions(chapter: str) -> dict[str, tuple[Submission, dict]]:
 
 
 # --------------------------------------------------------------------------- batches
+
 
 def submissions(chapter: str, kinds: list[str] | None = None) -> dict[str, Submission]:
     """student id → Submission for the given kinds (default: all)."""

@@ -1,5 +1,6 @@
 """What the submission kinds (instructor/kinds.py) and attacks (instructor/attacks.py) are built
 from: a chapter's cells and points, and ways to change a student's cells."""
+
 from __future__ import annotations
 
 import ast
@@ -26,13 +27,16 @@ class Submission:
 
 # --------------------------------------------------------------------------- reading a chapter
 
+
 class Chapter:
     """What the builders need to know about one chapter: cells, points, who tests what."""
 
     def __init__(self, chapter: str):
         self.id = chapter
         self.source, self.release = load("solutions", chapter), load("chapters", chapter)
-        self.points = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in self.source.cells if is_test(c)}
+        self.points = {
+            nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in self.source.cells if is_test(c)
+        }
         self.total = sum(self.points.values())
         self.solutions = {nbgrader_meta(c)["grade_id"]: c.source for c in self.source.cells if is_solution(c)}
         self.tests = {nbgrader_meta(c)["grade_id"]: c.source for c in self.source.cells if is_test(c)}
@@ -50,8 +54,11 @@ class Chapter:
 
     def points_testing(self, functions: list[str]) -> float:
         """Points of the test cells that call any of ``functions``."""
-        return sum(self.points[g] for g, src in self.tests.items()
-                   if any(re.search(rf"(?<![\w.]){f}\b", src) for f in functions))
+        return sum(
+            self.points[g]
+            for g, src in self.tests.items()
+            if any(re.search(rf"(?<![\w.]){f}\b", src) for f in functions)
+        )
 
     def points_before(self, nb, index: int) -> float:
         """Points of the test cells above cell ``index``."""
@@ -84,31 +91,31 @@ def uses_meta_device(source: str) -> bool:
 
 # --------------------------------------------------------------------------- wrapping student functions
 
-WRAP = '''
+WRAP = """
 _selftest_original_{name} = {name}
 def {name}(*args, **kwargs):
     out = _selftest_original_{name}(*args, **kwargs)
     {body}
-'''
+"""
 TRANSFORMS = {
     "nan": "return torch.full_like(out, float('nan')) if isinstance(out, torch.Tensor) and out.is_floating_point() "
-           "else (float('nan') if isinstance(out, float) else out)",
+    "else (float('nan') if isinstance(out, float) else out)",
     "wrong": "return (~out if out.dtype == torch.bool else out + 1) if isinstance(out, torch.Tensor) "
-             "else (out + 1000.0 if isinstance(out, float) else out)",
+    "else (out + 1000.0 if isinstance(out, float) else out)",
     # a 0-d CPU tensor mixes with any device (torch treats it as a scalar), so a 0-d result gets a (1,) one
     "cpu": "return ((out.reshape(1) + torch.zeros(1, dtype=out.dtype)).reshape(()) if out.dim() == 0 "
-           "else out + torch.zeros(out.shape, dtype=out.dtype)) if isinstance(out, torch.Tensor) else out",
+    "else out + torch.zeros(out.shape, dtype=out.dtype)) if isinstance(out, torch.Tensor) else out",
     "raises": "raise ValueError('a bug in the student code')",
 }
 
 
-WRAP_CLASS = '''
+WRAP_CLASS = """
 _selftest_original_{name} = {name}
 class {name}(_selftest_original_{name}):
     def forward(self, *args, **kwargs):
         out = super().forward(*args, **kwargs)
         {body}
-'''
+"""
 
 
 def wrap(cell, transform: str) -> None:
@@ -116,8 +123,10 @@ def wrap(cell, transform: str) -> None:
     each class's forward); each element of a tuple result, such as an RNN's (outputs, h_T)."""
     body = TRANSFORMS[transform]
     if body.startswith("return "):
-        body = (f"_selftest_t = lambda out: {body[len('return '):]}\n"
-                "    return tuple(map(_selftest_t, out)) if isinstance(out, tuple) else _selftest_t(out)")
+        body = (
+            f"_selftest_t = lambda out: {body[len('return ') :]}\n"
+            "    return tuple(map(_selftest_t, out)) if isinstance(out, tuple) else _selftest_t(out)"
+        )
     classes = set(defined_names(cell.source)) - set(defined_functions(cell.source))
     for name in defined_names(cell.source):
         if name in classes:

@@ -6,6 +6,7 @@
   Blackboard timestamps and the "Copy of …" / "-1" suffixes that Colab and Canvas add;
 - :func:`student_id`: the one sanitiser of student ids, whichever way they were found.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,6 @@ from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 from traitlets import Unicode
 
 from .nbgrader_cli import chapter_ids, nbgrader
-
 
 LMS_PRESETS = {
     # Blackboard, and nbgrader's documented example: ANYTHING_studentid_attempt_2024-03-01-10-22-33_NAME.ipynb
@@ -98,6 +98,7 @@ class CourseCollector(FileNameCollectorPlugin):
 
 # --------------------------------------------------------------------------- bringing submissions in
 
+
 def find_submissions(folder: Path, chapter: str) -> dict[str, Path]:
     """Map student id → submitted notebook for the per-student layouts the module docstring lists."""
     found: dict[str, Path] = {}
@@ -114,7 +115,8 @@ def find_submissions(folder: Path, chapter: str) -> dict[str, Path]:
         elif entry.is_dir():
             candidates = [entry / f"{chapter}.ipynb", entry / chapter / f"{chapter}.ipynb"]
             notebooks = [p for p in candidates if p.exists()] or sorted(
-                p for p in entry.rglob("*.ipynb") if p.stem not in others and p.parent.name not in others)
+                p for p in entry.rglob("*.ipynb") if p.stem not in others and p.parent.name not in others
+            )
             notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
             if len(notebooks) == 1 or (notebooks and notebooks[0] in candidates):
                 found[student] = notebooks[0]
@@ -164,8 +166,13 @@ def collect_lms(submissions: Path, chapter: str, grading_dir: Path, regexp: str)
     else:
         shutil.copyfile(submissions, archive / submissions.name)
     before = submitted(grading_dir, chapter)
-    result = nbgrader("zip_collect", chapter, "--force", f"--CourseCollector.named_regexp={lms_regexp(regexp)}",
-                      grading_dir=grading_dir)
+    result = nbgrader(
+        "zip_collect",
+        chapter,
+        "--force",
+        f"--CourseCollector.named_regexp={lms_regexp(regexp)}",
+        grading_dir=grading_dir,
+    )
     for line in (result.stdout + result.stderr).splitlines():  # files that were not collected, and why
         if re.search(r"Skipped|no match for|Invalid submission", line):
             print(f"warning: {chapter}: {line.split('] ', 1)[-1]}")

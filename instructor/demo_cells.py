@@ -15,6 +15,7 @@ from the gradebook before this runs).
     python -m instructor.demo_cells propose NN_slug [--write]   # tag the cells graded code never needs
     python -m instructor.demo_cells check NN_slug               # run the solution without its demos
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,6 +69,7 @@ def is_tagged_demo(cell) -> bool:
 
 
 # --------------------------------------------------------------------------- proposing tags
+
 
 def _python(source: str) -> str:
     from IPython.core.inputtransformer2 import TransformerManager
@@ -125,6 +127,7 @@ def tag(nb, indices: list[int]) -> None:
 
 # --------------------------------------------------------------------------- checking
 
+
 def without_demos(nb):
     """A copy of ``nb`` with its demo cells removed (what grading runs)."""
     skip = DemoCells.of(nb)
@@ -141,11 +144,21 @@ def check(chapter: str, timeout: int = 600) -> list[str]:
     for cell in nb.cells:  # the site's execution tags do not apply here
         cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != "skip-execution"]
     os.environ["COURSE_LIB_FAST"] = "1"
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(ROOT / "solutions" / chapter)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(ROOT / "solutions" / chapter)}},
+    )
     client.execute()
-    return [f"cell {c.get('id')}: {o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code"
-            for o in c.get("outputs", []) if o.output_type == "error"]
+    return [
+        f"cell {c.get('id')}: {o.ename}: {o.evalue}"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

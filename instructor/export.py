@@ -1,4 +1,5 @@
 """grades.csv: nbgrader's CSV export, rows sorted (reproducible), and reading it back."""
+
 from __future__ import annotations
 
 import csv
@@ -36,5 +37,8 @@ def export(grading_dir: Path) -> Path:
 def read_scores(grades_csv: Path, chapter: str) -> dict[str, float]:
     """student id → raw score for one chapter, from nbgrader's CSV export."""
     with open(grades_csv, newline="") as handle:
-        return {row["student_id"]: float(row["raw_score"] or 0) for row in csv.DictReader(handle)
-                if row["assignment"] == chapter}
+        return {
+            row["student_id"]: float(row["raw_score"] or 0)
+            for row in csv.DictReader(handle)
+            if row["assignment"] == chapter
+        }

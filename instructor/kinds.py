@@ -5,6 +5,7 @@ The self-test (instructor/selftest.py), the test suite and the benchmarks build 
 here; instructor/batches.py packs them into batches, instructor/attacks.py adds the attacks on the
 grading machine.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,8 +17,8 @@ from .builders import WRAP, Chapter, Submission, after_setup, code, wrap
 from .demo_cells import DEMO_TAG, is_tagged_demo
 from .notebooks import defined_functions, defined_names, is_solution, is_test, nbgrader_meta
 
-
 # --------------------------------------------------------------------------- the kinds
+
 
 def _blank(ch: Chapter) -> Submission:
     return Submission(copy.deepcopy(ch.release), 0, "the untouched release")
@@ -50,14 +51,18 @@ def _after_first_test(ch: Chapter, source: str, what: str) -> Submission:
 
 
 def _uninterruptible(ch: Chapter) -> Submission:
-    return _after_first_test(ch, """
+    return _after_first_test(
+        ch,
+        """
         import time
         while True:
             try:
                 time.sleep(0.2)
             except KeyboardInterrupt:
                 pass
-        """, "a loop that swallows the interrupt, after the first test: the kernel is abandoned")
+        """,
+        "a loop that swallows the interrupt, after the first test: the kernel is abandoned",
+    )
 
 
 def _kernel_dies(ch: Chapter) -> Submission:
@@ -101,7 +106,7 @@ def _demo_ids(ch: Chapter) -> Submission:
     demo_ids = [c.id for c in demos]
     for number, (demo, test) in enumerate(zip(demos, tests)):
         test.id, demo.id = demo.id, f"moved-demo-{number}"
-    for number, test in enumerate(tests[len(demos):]):  # more tests than demos: these also lose
+    for number, test in enumerate(tests[len(demos) :]):  # more tests than demos: these also lose
         test.id = f"{demo_ids[0]}-{number}" if demo_ids else test.id  # their nbgrader metadata
         test.metadata.pop("nbgrader", None)
     return Submission(nb, 0, "blank, test cells given the ids of demo cells (or stripped of nbgrader metadata)")
@@ -126,36 +131,49 @@ def _wrong_device(ch: Chapter) -> Submission:
     for cell in nb.cells:
         if is_solution(cell):
             wrap(cell, "cpu")
-    return Submission(nb, ch.total - ch.points_on_meta_device(),
-                      "results mixed with a tensor created on the CPU (caught on the meta device)")
+    return Submission(
+        nb,
+        ch.total - ch.points_on_meta_device(),
+        "results mixed with a tensor created on the CPU (caught on the meta device)",
+    )
 
 
 def _megabytes(ch: Chapter) -> Submission:
     nb = ch.solved()
-    after_setup(nb, code("""
+    after_setup(
+        nb,
+        code("""
         for _ in range(20):
             print("x" * 1_000_000)
         print("y" * 5_000_000, end="")
-        """))
+        """),
+    )
     return Submission(nb, ch.total, "prints 25 MB")
 
 
 def _memory_hog(ch: Chapter) -> Submission:
     nb = ch.solved()
-    after_setup(nb, code("""
+    after_setup(
+        nb,
+        code("""
         try:
             hog = bytearray(1 << 44)  # 16 TiB
         except MemoryError as err:
             print("MemoryError", err)
-        """))
+        """),
+    )
     first = ch.first_exercise(nb)
     functions = defined_functions(first.source)
     for name in functions:
         first.source += "\n" + WRAP.format(
-            name=name, body="chunks = [torch.ones(2**27) for _ in range(100_000)]  # 512 MiB each, touched\n"
-                            "    return out")
-    return Submission(nb, ch.total - ch.points_testing(functions),
-                      "allocates memory without bound in the first exercise (stopped by the kernel's limit)")
+            name=name,
+            body="chunks = [torch.ones(2**27) for _ in range(100_000)]  # 512 MiB each, touched\n    return out",
+        )
+    return Submission(
+        nb,
+        ch.total - ch.points_testing(functions),
+        "allocates memory without bound in the first exercise (stopped by the kernel's limit)",
+    )
 
 
 PATCH_TORCH = """
@@ -209,9 +227,11 @@ def _leaks(ch: Chapter) -> Submission:
     first = ch.first_exercise(nb)
     for name in defined_functions(first.source):
         first.source += "\n" + WRAP.format(
-            name=name, body="import linecache, sys\n"
-                            "    print(''.join(linecache.getlines(sys._getframe(1).f_code.co_filename)))\n"
-                            "    return out")
+            name=name,
+            body="import linecache, sys\n"
+            "    print(''.join(linecache.getlines(sys._getframe(1).f_code.co_filename)))\n"
+            "    return out",
+        )
     nb.cells.append(code("print('\\n'.join(In))"))
     nb.cells.append(code("raise RuntimeError('\\n'.join(In[-3:]))"))
     return Submission(nb, ch.total, "prints the source of the hidden tests (In, linecache) and raises with it")
@@ -221,9 +241,14 @@ def _colab(ch: Chapter) -> Submission:
     """What a Colab download looks like, plus a student who recreated the first exercise's cells."""
     nb = ch.solved()
     nb.nbformat_minor = 0
-    nb.metadata = nbformat.from_dict({"colab": {"provenance": [], "toc_visible": True},
-                                      "kernelspec": {"name": "python3", "display_name": "Python 3"},
-                                      "language_info": {"name": "python"}, "accelerator": "GPU"})
+    nb.metadata = nbformat.from_dict(
+        {
+            "colab": {"provenance": [], "toc_visible": True},
+            "kernelspec": {"name": "python3", "display_name": "Python 3"},
+            "language_info": {"name": "python"},
+            "accelerator": "GPU",
+        }
+    )
     for number, cell in enumerate(nb.cells):
         cell.pop("id", None)
         cell.metadata.pop("tags", None)
@@ -233,7 +258,7 @@ def _colab(ch: Chapter) -> Submission:
             cell.metadata["outputId"] = f"{number:08x}-0000"
     first = ch.first_exercise(nb)
     index = nb.cells.index(first)
-    for cell in nb.cells[index:index + 2]:  # the first exercise and its test, copied into new cells
+    for cell in nb.cells[index : index + 2]:  # the first exercise and its test, copied into new cells
         cell.metadata.pop("nbgrader", None)
     for cell in nb.cells:
         meta = nbgrader_meta(cell)
@@ -275,10 +300,14 @@ KINDS: dict[str, Callable[[Chapter], Submission]] = {
     "calls-reference": _calls_reference,
     "wrong-device": _wrong_device,
     "colab": _colab,
-    "monkeypatch-torch": lambda ch: _monkeypatch(ch, PATCH_TORCH, "wrong answers; torch's comparisons, "
-                                                 "builtins.abs and an oracle patched, a TorchFunctionMode left on"),
-    "monkeypatch-grading": lambda ch: _monkeypatch(ch, PATCH_GRADING, "wrong answers; course_lib.grading's "
-                                                   "helpers replaced"),
+    "monkeypatch-torch": lambda ch: _monkeypatch(
+        ch,
+        PATCH_TORCH,
+        "wrong answers; torch's comparisons, builtins.abs and an oracle patched, a TorchFunctionMode left on",
+    ),
+    "monkeypatch-grading": lambda ch: _monkeypatch(
+        ch, PATCH_GRADING, "wrong answers; course_lib.grading's helpers replaced"
+    ),
     # The pipeline kinds below do not depend on the chapter: the tests run them on one chapter.
     "uninterruptible-loop": _uninterruptible,
     "kernel-dies": _kernel_dies,

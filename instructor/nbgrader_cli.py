@@ -1,4 +1,5 @@
 """Run nbgrader commands from the course root with the right PATH and grading folder."""
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def nbgrader(*args: str, grading_dir: Path | None = None, check: bool = True,
-             extra_env: dict[str, str] | None = None, die_with_parent: bool = False) -> subprocess.CompletedProcess:
+def nbgrader(
+    *args: str,
+    grading_dir: Path | None = None,
+    check: bool = True,
+    extra_env: dict[str, str] | None = None,
+    die_with_parent: bool = False,
+) -> subprocess.CompletedProcess:
     """``nbgrader ARGS`` in the course root; nbgrader's own alembic must be on PATH.
 
     ``die_with_parent``: nbgrader is killed if this process dies (a Dask worker killed mid-task
@@ -20,8 +26,14 @@ def nbgrader(*args: str, grading_dir: Path | None = None, check: bool = True,
     if grading_dir is not None:
         env["COURSE_GRADING_DIR"] = str(Path(grading_dir).resolve())
     env.update(extra_env or {})
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, preexec_fn=_die_with_parent if die_with_parent else None)
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=_die_with_parent if die_with_parent else None,
+    )
     if check and result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
     return result
@@ -36,5 +48,4 @@ def _die_with_parent() -> None:
 
 def chapter_ids(root: Path = ROOT) -> list[str]:
     """Every chapter in solutions/: folders NN_slug holding NN_slug.ipynb, in order."""
-    return sorted(p.parent.name for p in (root / "solutions").glob("*/*.ipynb")
-                  if p.stem == p.parent.name)
+    return sorted(p.parent.name for p in (root / "solutions").glob("*/*.ipynb") if p.stem == p.parent.name)

@@ -1,4 +1,5 @@
 """Keep notebooks reviewable: no outputs, stable ids and metadata (used by `make release`)."""
+
 from __future__ import annotations
 
 import ast
@@ -46,7 +47,9 @@ def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for index, cell in enumerate(nb.cells):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         cell.id = grade_id or f"cell-{index:03d}"
-        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in ("nbgrader", "tags", "mystnb")})
+        cell.metadata = nbformat.from_dict(
+            {k: v for k, v in cell.metadata.items() if k in ("nbgrader", "tags", "mystnb")}
+        )
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         if "attachments" in cell and not cell.attachments:

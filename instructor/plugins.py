@@ -17,7 +17,8 @@ Running it:
 
 - :class:`GradingExecute`: the cells the instructor's source tags ``demo`` are not run (decided
   from the source by cell id or source text, never from the submission's tags; a cell with
-  nbgrader metadata always runs: see instructor/demo_cells.py). A kernel that dies (memory, ``os._exit``) or ignores the interrupt
+  nbgrader metadata always runs: see instructor/demo_cells.py).
+  A kernel that dies (memory, ``os._exit``) or ignores the interrupt
   after a timeout fails the cell it was running and every later cell, instead of the whole
   submission; a cell's output is capped while it arrives, so printing gigabytes cannot exhaust
   the grader's memory.
@@ -32,6 +33,7 @@ Feedback:
 
 Collecting and exporting live in :mod:`instructor.collect`.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,10 +49,20 @@ from traitlets import Bool, Integer, Unicode
 
 from .demo_cells import DemoCells
 
-EXECUTION_TAGS = frozenset({
-    "skip-execution", "raises-exception", "remove-cell", "nbval-skip", "nbval-ignore-output",
-    "nbval-raises-exception", "nbval-check-output", "nbval-remove-output", "skip", "nbgrader-skip",
-})
+EXECUTION_TAGS = frozenset(
+    {
+        "skip-execution",
+        "raises-exception",
+        "remove-cell",
+        "nbval-skip",
+        "nbval-ignore-output",
+        "nbval-raises-exception",
+        "nbval-check-output",
+        "nbval-remove-output",
+        "skip",
+        "nbgrader-skip",
+    }
+)
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
@@ -64,6 +76,7 @@ def _error(ename: str, evalue: str) -> NotebookNode:
 
 
 # --------------------------------------------------------------------------- sanitising
+
 
 class StripExecutionTags(Preprocessor):
     """Remove execution-control tags (and nbval/Jupyter Book markers) from every cell."""
@@ -84,9 +97,14 @@ def _canonical_metadata(notebook) -> dict[str, dict]:
     tasks = {c.name: c for c in notebook.task_cells}
     canonical = {}
     for source in notebook.source_cells:
-        meta = {"grade": source.name in graded, "grade_id": source.name, "locked": bool(source.locked),
-                "schema_version": SCHEMA_VERSION, "solution": source.name in solutions,
-                "task": source.name in tasks}
+        meta = {
+            "grade": source.name in graded,
+            "grade_id": source.name,
+            "locked": bool(source.locked),
+            "schema_version": SCHEMA_VERSION,
+            "solution": source.name in solutions,
+            "task": source.name in tasks,
+        }
         if source.name in graded or source.name in tasks:
             meta["points"] = float((graded.get(source.name) or tasks[source.name]).max_score)
         canonical[source.name] = {"meta": meta, "cell_type": source.cell_type}
@@ -113,8 +131,7 @@ class RepairMetadata(NbGraderPreprocessor):
         grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
         known = self.canonical.get(grade_id) if isinstance(grade_id, str) else None
         if known is None or grade_id in self.seen:
-            self.log.warning("cell %d: nbgrader metadata %r removed (unknown or repeated grade_id)", index,
-                             grade_id)
+            self.log.warning("cell %d: nbgrader metadata %r removed (unknown or repeated grade_id)", index, grade_id)
             del cell.metadata["nbgrader"]
             for key in ("deletable", "editable"):
                 cell.metadata.pop(key, None)
@@ -144,8 +161,11 @@ class RestoreMissingCells(OverwriteCells):
             if grade_id not in graded or grade_id in self._present(nb):
                 continue
             self.log.warning("Missing graded cell %s: added back", grade_id)
-            cell = nbformat.from_dict(self.missing_cell_transform(
-                source_cells[grade_id], graded[grade_id].max_score, is_solution=grade_id in solutions))
+            cell = nbformat.from_dict(
+                self.missing_cell_transform(
+                    source_cells[grade_id], graded[grade_id].max_score, is_solution=grade_id in solutions
+                )
+            )
             present = self._present(nb)
             before = [present[g] for g in reversed(order[:position]) if g in present]
             nb.cells.insert(before[0] + 1 if before else len(nb.cells), cell)
@@ -168,13 +188,16 @@ class RestoreMissingCells(OverwriteCells):
 
 # --------------------------------------------------------------------------- execution
 
+
 class GradingExecute(Execute):
     """nbgrader's Execute that skips the source's demo cells and survives a dead or unresponsive
     kernel and floods of output."""
 
     max_output_chars = Integer(2_000_000, help="Output kept per cell while it runs").tag(config=True)
-    source_directory = Unicode("", help="Folder of the nbgrader source notebooks: their cells tagged "
-                                        "'demo' are not run (empty: every cell runs)").tag(config=True)
+    source_directory = Unicode(
+        "",
+        help="Folder of the nbgrader source notebooks: their cells tagged 'demo' are not run (empty: every cell runs)",
+    ).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._kernel_lost = ""
@@ -198,9 +221,11 @@ class GradingExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, CellTimeoutError) as err:
-            self._kernel_lost = (f"the kernel died in cell {index} (memory limit, os._exit or a crash)"
-                                 if isinstance(err, DeadKernelError)
-                                 else f"the kernel stopped answering in cell {index} after a timeout")
+            self._kernel_lost = (
+                f"the kernel died in cell {index} (memory limit, os._exit or a crash)"
+                if isinstance(err, DeadKernelError)
+                else f"the kernel stopped answering in cell {index} after a timeout"
+            )
             self.log.warning("%s; later cells are not run", self._kernel_lost)
             cell.outputs = list(cell.get("outputs", [])) + [_error("KernelLost", self._kernel_lost)]
             return cell, self.resources
@@ -217,7 +242,9 @@ class GradingExecute(Execute):
         self._output_capped = True
         if msg.get("msg_type") == "stream" and left > 0:  # keep the beginning of what was printed
             super().output(outs, dict(msg, content=dict(content, text=content["text"][:left])), display_id, cell_index)
-        outs.append(nbformat.v4.new_output("stream", name="stderr", text="\n... output beyond this point was discarded ...\n"))
+        outs.append(
+            nbformat.v4.new_output("stream", name="stderr", text="\n... output beyond this point was discarded ...\n")
+        )
         return None
 
 
@@ -250,6 +277,7 @@ class LimitOutputSize(LimitOutput):
 
 
 # --------------------------------------------------------------------------- feedback
+
 
 def strip_hidden_region(source: str) -> tuple[str, bool]:
     """Source without the lines between the hidden-test delimiters; flag if any were removed."""
@@ -297,7 +325,9 @@ class HideHiddenTests(Preprocessor):
     """Feedback without hidden tests: drop their source, shorten tracebacks, redact quotes."""
 
     enabled = Bool(True).tag(config=True)
-    max_message = Integer(700, help="Longest error message kept in feedback (a named mistake comes first)").tag(config=True)
+    max_message = Integer(700, help="Longest error message kept in feedback (a named mistake comes first)").tag(
+        config=True
+    )
     min_secret = Integer(12, help="Shortest hidden-test line (without spaces) that counts as a quote").tag(config=True)
     note = Unicode("(traceback hidden; the message above says what was checked)").tag(config=True)
 

@@ -1,7 +1,8 @@
 """`make release`: solutions/ (nbgrader source) → chapters/ (student notebooks), normalised.
 
-    python -m instructor.release [--out DIR] [CHAPTER ...]
+python -m instructor.release [--out DIR] [CHAPTER ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,15 +13,19 @@ from .nbgrader_cli import ROOT, chapter_ids, nbgrader
 from .notebooks import normalize_file
 
 
-def release(chapters: list[str] | None = None, out: Path | None = None,
-            grading_dir: Path | None = None) -> list[Path]:
+def release(chapters: list[str] | None = None, out: Path | None = None, grading_dir: Path | None = None) -> list[Path]:
     """Generate the student version of each chapter into ``out`` (default chapters/)."""
     out = (out or ROOT / "chapters").resolve()
     written = []
     with tempfile.TemporaryDirectory() as scratch:
         for chapter in chapters or chapter_ids():
-            nbgrader("generate_assignment", chapter, "--force", f"--CourseDirectory.release_directory={out}",
-                     grading_dir=grading_dir or Path(scratch))
+            nbgrader(
+                "generate_assignment",
+                chapter,
+                "--force",
+                f"--CourseDirectory.release_directory={out}",
+                grading_dir=grading_dir or Path(scratch),
+            )
             for path in sorted((out / chapter).glob("*.ipynb")):
                 normalize_file(path)
                 written.append(path)

@@ -7,6 +7,7 @@ mistakes the feedback named, tagged ``[mistake CHAPTER:ID]`` by course_lib.diagn
 - ``report.html``: per chapter, the score distribution of each exercise and the most frequent
   named mistakes of each exercise with their counts (matplotlib figures embedded as PNG).
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,7 +27,6 @@ import nbformat  # noqa: E402
 from course_lib.mistakes import named_in  # noqa: E402
 
 from .notebooks import is_test, nbgrader_meta  # noqa: E402
-
 
 
 @dataclass
@@ -66,7 +66,9 @@ def read_chapter(grading_dir: Path, chapter: str) -> Graded:
 def write_mistakes_csv(grading_dir: Path, chapters: list[Graded]) -> Path:
     """mistakes.csv, rows sorted so that grading twice gives the same file."""
     target = grading_dir / "mistakes.csv"
-    rows = sorted((g.chapter, grade_id, student, mistake) for g in chapters for grade_id, student, mistake in g.mistakes)
+    rows = sorted(
+        (g.chapter, grade_id, student, mistake) for g in chapters for grade_id, student, mistake in g.mistakes
+    )
     with open(target, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["chapter", "exercise", "student", "mistake"])
@@ -102,8 +104,9 @@ def mistake_figure(graded: Graded, top: int = 5) -> str | None:
     by_exercise = {e: c.most_common(top) for e, c in by_exercise.items() if c}
     if not by_exercise:
         return None
-    fig, axes = plt.subplots(len(by_exercise), 1, figsize=(7, sum(0.6 + 0.35 * len(c) for c in by_exercise.values())),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(by_exercise), 1, figsize=(7, sum(0.6 + 0.35 * len(c) for c in by_exercise.values())), squeeze=False
+    )
     for ax, (exercise, counts) in zip(axes[:, 0], by_exercise.items()):
         names, values = zip(*counts)
         ax.barh(names, values, color="#457b9d")
@@ -119,8 +122,10 @@ def mistake_figure(graded: Graded, top: int = 5) -> str | None:
 def _section(graded: Graded) -> str:
     from course_lib import diagnosis
 
-    parts = [f"<h2>{html.escape(graded.chapter)}</h2>", f'<img alt="scores of {graded.chapter}" '
-             f'src="data:image/png;base64,{score_figure(graded)}">']
+    parts = [
+        f"<h2>{html.escape(graded.chapter)}</h2>",
+        f'<img alt="scores of {graded.chapter}" src="data:image/png;base64,{score_figure(graded)}">',
+    ]
     picture = mistake_figure(graded)
     if picture:
         parts.append(f'<img alt="named mistakes of {graded.chapter}" src="data:image/png;base64,{picture}">')
@@ -131,11 +136,16 @@ def _section(graded: Graded) -> str:
             explanation = diagnosis.by_key(mistake if ":" in mistake else f"{graded.chapter}:{mistake}").explanation
         except KeyError:
             explanation = ""
-        rows.append(f"<tr><td>{html.escape(exercise)}</td><td>{html.escape(mistake)}</td><td>{count}</td>"
-                    f"<td>{html.escape(explanation)}</td></tr>")
+        rows.append(
+            f"<tr><td>{html.escape(exercise)}</td><td>{html.escape(mistake)}</td><td>{count}</td>"
+            f"<td>{html.escape(explanation)}</td></tr>"
+        )
     if rows:
-        parts.append("<table><tr><th>exercise</th><th>mistake</th><th>students</th><th>what it is</th></tr>"
-                     + "".join(rows) + "</table>")
+        parts.append(
+            "<table><tr><th>exercise</th><th>mistake</th><th>students</th><th>what it is</th></tr>"
+            + "".join(rows)
+            + "</table>"
+        )
     else:
         parts.append("<p>No common mistake was named in this chapter.</p>")
     return "\n".join(parts)
@@ -149,7 +159,9 @@ def write_report(grading_dir: Path, chapters: list[Graded]) -> Path:
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title><style>"
         "body{font-family:sans-serif;max-width:60em;margin:auto} img{max-width:100%;display:block;margin:1em 0}"
         "table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
-        f"</style></head><body><h1>Class report</h1>{body}</body></html>\n", encoding="utf-8")
+        f"</style></head><body><h1>Class report</h1>{body}</body></html>\n",
+        encoding="utf-8",
+    )
     return target
 
 

@@ -25,6 +25,7 @@ Without bwrap the launcher refuses to start the kernel unless the instructor set
 apply). This file is also the launcher script, so it imports nothing outside the standard
 library; run ``python instructor/sandbox.py --check`` to see whether the sandbox works here.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,19 @@ FILE_SIZE_LIMIT = 256 * 2**20  # largest file the kernel may write (its stdout l
 ROOT = Path(__file__).resolve().parents[1]
 INSIDE_RUN = "/run/kernel"  # where the kernel sees its private connection folder
 PASS_ENV_PREFIXES = ("COURSE_LIB_", "NBGRADER_")
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "passwd", "group",
-             "nsswitch.conf", "mime.types", "alternatives", "matplotlibrc")
+ETC_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "fonts",
+    "localtime",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "mime.types",
+    "alternatives",
+    "matplotlibrc",
+)
 PRELOAD = "import course_lib.grading"  # before any student code: the integrity snapshot
 
 
@@ -77,14 +89,20 @@ def parse_size(text: str, name: str) -> int | None:
 
 # --------------------------------------------------------------------------- the kernelspec
 
+
 def install_kernelspec(grading_dir: Path) -> Path:
     """Write the ``course-grading`` kernelspec under ``grading_dir``; return the Jupyter data dir
     to put on ``JUPYTER_PATH``."""
     data_dir = Path(grading_dir).resolve() / "jupyter"
     spec_dir = data_dir / "kernels" / KERNEL_NAME
     spec = {
-        "argv": [sys.executable, str(Path(__file__).resolve()), "{connection_file}",
-                 "--grading-dir", str(Path(grading_dir).resolve())],
+        "argv": [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "{connection_file}",
+            "--grading-dir",
+            str(Path(grading_dir).resolve()),
+        ],
         "display_name": "Course grading (sandboxed Python)",
         "language": "python",
         "interrupt_mode": "message",  # signals do not cross into the sandbox's session
@@ -134,16 +152,39 @@ def _check_private(path: Path, forbidden: list[Path]) -> None:
     """Refuse to expose a folder that is, or contains, the course's secrets."""
     for secret in forbidden:
         if secret == path or secret.is_relative_to(path):
-            raise SandboxError(f"the grading sandbox would have to expose {path}, which contains {secret}; "
-                               "install the course's Python environment outside the course folder")
+            raise SandboxError(
+                f"the grading sandbox would have to expose {path}, which contains {secret}; "
+                "install the course's Python environment outside the course folder"
+            )
 
 
 def bwrap_argv(student_dir: Path, run_dir: Path, grading_dir: Path | None, command: list[str]) -> list[str]:
     """The bubblewrap command line that runs ``command`` confined to ``student_dir``."""
     forbidden = [ROOT / "solutions", ROOT / ".git"] + ([grading_dir.resolve()] if grading_dir else [])
-    argv = ["bwrap", "--unshare-user", "--disable-userns", "--unshare-ipc", "--unshare-pid", "--unshare-net",
-            "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL", "--die-with-parent", "--new-session",
-            "--hostname", "grading", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/run"]
+    argv = [
+        "bwrap",
+        "--unshare-user",
+        "--disable-userns",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--cap-drop",
+        "ALL",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "grading",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--dir",
+        "/run",
+    ]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         top = Path("/") / name
         if top.is_symlink():
@@ -160,8 +201,17 @@ def bwrap_argv(student_dir: Path, run_dir: Path, grading_dir: Path | None, comma
         _check_private(folder, forbidden)
         argv += ["--ro-bind", str(folder), str(folder)]
     _check_private(student_dir, forbidden + [ROOT / "course_lib"])
-    argv += ["--bind", str(student_dir), str(student_dir), "--bind", str(run_dir), INSIDE_RUN,
-             "--chdir", str(student_dir), "--clearenv"]
+    argv += [
+        "--bind",
+        str(student_dir),
+        str(student_dir),
+        "--bind",
+        str(run_dir),
+        INSIDE_RUN,
+        "--chdir",
+        str(student_dir),
+        "--clearenv",
+    ]
     for key, value in sorted(kernel_environment().items()):
         argv += ["--setenv", key, value]
     return argv + ["--"] + command
@@ -169,9 +219,16 @@ def bwrap_argv(student_dir: Path, run_dir: Path, grading_dir: Path | None, comma
 
 def kernel_environment() -> dict[str, str]:
     """The kernel's whole environment: nothing of the grader's except fast-mode switches."""
-    env = {"HOME": "/tmp", "TMPDIR": "/tmp", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-           "LANG": "C.UTF-8", "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONHASHSEED": "0",
-           "PYTHONDONTWRITEBYTECODE": "1", "COURSE_LIB_DEVICE": "cpu"}
+    env = {
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "COURSE_LIB_DEVICE": "cpu",
+    }
     env.update({k: v for k, v in os.environ.items() if k.startswith(PASS_ENV_PREFIXES) and k != "COURSE_LIB_DEVICE"})
     for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if key in os.environ:
@@ -203,14 +260,20 @@ def require_sandbox() -> str:
     if problem is None:
         return "sandboxed"
     if unsandboxed():
-        print(f"WARNING: grading WITHOUT the sandbox ({UNSANDBOXED_ENV}=1): {problem}. Student code can read "
-              "solutions/, change the gradebook and edit the installed packages.", file=sys.stderr)
+        print(
+            f"WARNING: grading WITHOUT the sandbox ({UNSANDBOXED_ENV}=1): {problem}. Student code can read "
+            "solutions/, change the gradebook and edit the installed packages.",
+            file=sys.stderr,
+        )
         return "UNSANDBOXED"
-    raise SandboxError(f"refusing to grade: {problem}. Install bubblewrap, or set {UNSANDBOXED_ENV}=1 "
-                       "if you accept that student code runs with your account's rights.")
+    raise SandboxError(
+        f"refusing to grade: {problem}. Install bubblewrap, or set {UNSANDBOXED_ENV}=1 "
+        "if you accept that student code runs with your account's rights."
+    )
 
 
 # --------------------------------------------------------------------------- the launcher
+
 
 def _limits() -> None:
     """Run in the child before exec: resource limits and death with the launcher."""
@@ -221,6 +284,7 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
         import ctypes
+
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -249,16 +313,23 @@ def _private_connection(connection_file: Path, run_dir: Path, links: list[Path])
 def launch(connection_file: Path, grading_dir: Path | None) -> int:
     """Start ipykernel for ``connection_file`` in the sandbox (cwd = the student's folder)."""
     student_dir = Path.cwd().resolve()
-    kernel = [sys.executable, "-m", "ipykernel_launcher", "--HistoryManager.enabled=False",
-              f"--IPKernelApp.exec_lines={PRELOAD}"]
+    kernel = [
+        sys.executable,
+        "-m",
+        "ipykernel_launcher",
+        "--HistoryManager.enabled=False",
+        f"--IPKernelApp.exec_lines={PRELOAD}",
+    ]
     if unsandboxed():
         env = kernel_environment()
         env["PYTHONPATH"] = ""
         proc = subprocess.Popen(kernel + ["-f", str(connection_file)], env=env, preexec_fn=_limits)
         return _wait(proc)
     if shutil.which("bwrap") is None:
-        raise SandboxError(f"bubblewrap (`bwrap`) is not installed; refusing to run student code unconfined "
-                           f"(set {UNSANDBOXED_ENV}=1 to accept the risk)")
+        raise SandboxError(
+            f"bubblewrap (`bwrap`) is not installed; refusing to run student code unconfined "
+            f"(set {UNSANDBOXED_ENV}=1 to accept the risk)"
+        )
     run_dir = Path(tempfile.mkdtemp(prefix="sandbox-", dir=connection_file.parent))
     links: list[Path] = []
     try:
@@ -274,8 +345,10 @@ def launch(connection_file: Path, grading_dir: Path | None) -> int:
 
 def _wait(proc: subprocess.Popen) -> int:
     """Forward termination signals to the sandbox and return its exit status."""
+
     def forward(signum, _frame):
         proc.send_signal(signum)
+
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
     return proc.wait()

@@ -9,6 +9,7 @@ the grading machine (instructor/attacks.py) — grades it with the real pipeline
 (instructor.autograde, on Dask workers with ``--workers``) and compares each score with the
 expected one. Exit status 1 on any mismatch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.sandbox:
                 batch.update(sandbox_attacks(chapter, listener.port))
             folder = write(batch, Path(scratch) / "submissions", chapter)
-            result = autograde_chapters([chapter], folder, grading_dir, workers=args.workers,
-                                        scheduler=args.scheduler)[0]
+            result = autograde_chapters([chapter], folder, grading_dir, workers=args.workers, scheduler=args.scheduler)[
+                0
+            ]
             listener.close()
             for student, sub in sorted(batch.items()):
                 got = result.scores.get(student)
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                 path.unlink()
                 print(f"BAD a submission wrote {path} (removed)")
             if listener.received:
-                print(f"BAD a submission reached the network: {json.dumps(listener.received[0][:80].decode(errors='replace'))}")
+                sent = json.dumps(listener.received[0][:80].decode(errors="replace"))
+                print(f"BAD a submission reached the network: {sent}")
             failures += len(planted) + bool(listener.received)
     print("all as expected" if not failures else f"{failures} problem(s)")
     return 1 if failures else 0

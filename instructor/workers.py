@@ -16,6 +16,7 @@ SHA-256 of the submission it graded: a run started again grades only what is mis
 resubmitted. A task that cannot be graded (its file is not a notebook, or Dask gave up on it)
 leaves a placeholder that nbgrader cannot read: recorded, it scores 0 and is reported as today.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,6 +66,7 @@ class Graded:
 
 # --------------------------------------------------------------------------- on the worker
 
+
 @lru_cache(maxsize=1)
 def _sandbox_problem() -> str | None:
     return sandbox_problem()
@@ -90,15 +92,31 @@ def grade(task: Task, gradebook: bytes) -> Graded:
             (folder / name).write_bytes(data)
         (workspace / "gradebook.db").write_bytes(gradebook)
         env = dict(task.env, COURSE_DB_URL=f"sqlite:///{workspace / 'gradebook.db'}")
-        result = nbgrader("autograde", task.chapter, "--student", task.student, "--force",
-                          grading_dir=workspace, check=False, extra_env=env, die_with_parent=True)
+        result = nbgrader(
+            "autograde",
+            task.chapter,
+            "--student",
+            task.student,
+            "--force",
+            grading_dir=workspace,
+            check=False,
+            extra_env=env,
+            die_with_parent=True,
+        )
         graded = workspace / "autograded" / task.student / task.chapter / f"{task.chapter}.ipynb"
         notebook = graded.read_bytes() if graded.exists() else None
-    return Graded(task.chapter, task.student, notebook, result.stdout + result.stderr,
-                  time.perf_counter() - started, f"{os.uname().nodename}:{os.getpid()}")
+    return Graded(
+        task.chapter,
+        task.student,
+        notebook,
+        result.stdout + result.stderr,
+        time.perf_counter() - started,
+        f"{os.uname().nodename}:{os.getpid()}",
+    )
 
 
 # --------------------------------------------------------------------------- on the coordinator
+
 
 def results_dir(grading_dir: Path) -> Path:
     """Where the coordinator keeps the notebooks graded on workers (STUDENT/CHAPTER/...)."""
@@ -132,8 +150,14 @@ def template_gradebook(grading_dir: Path, chapter: str) -> bytes:
     folder = grading_dir / "workspace-template" / chapter
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    nbgrader("generate_assignment", chapter, "--force", f"--CourseDirectory.release_directory={folder / 'release'}",
-             grading_dir=folder, extra_env={"COURSE_DB_URL": f"sqlite:///{folder / 'gradebook.db'}"})
+    nbgrader(
+        "generate_assignment",
+        chapter,
+        "--force",
+        f"--CourseDirectory.release_directory={folder / 'release'}",
+        grading_dir=folder,
+        extra_env={"COURSE_DB_URL": f"sqlite:///{folder / 'gradebook.db'}"},
+    )
     return (folder / "gradebook.db").read_bytes()
 
 
@@ -165,6 +189,7 @@ def store(grading_dir: Path, graded: Graded | None, chapter: str, student: str, 
 
 # --------------------------------------------------------------------------- the cluster
 
+
 def default_workers() -> int:
     """The machine's cores, bounded by available memory at COURSE_WORKER_MEMORY (2G) a worker.
 
@@ -192,8 +217,12 @@ def open_client(workers: int | None = None, scheduler: str | None = None):
             yield client
         return
     # one task at a time per process; the sandbox limits each kernel, so Dask must not kill workers
-    with LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                      memory_limit=0) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers or default_workers(), threads_per_worker=1, processes=True, memory_limit=0
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -204,8 +233,9 @@ def dashboard(client) -> str | None:
     return client.dashboard_link
 
 
-def grade_on_workers(grading_dir: Path, chapters: list[str], workers: int | None = None,
-                     scheduler: str | None = None, log=print) -> dict[str, int]:
+def grade_on_workers(
+    grading_dir: Path, chapters: list[str], workers: int | None = None, scheduler: str | None = None, log=print
+) -> dict[str, int]:
     """Grade every collected submission of ``chapters`` that has no result yet, in one pool.
 
     Returns chapter -> number of submissions graded in this run (the rest were already done).
@@ -223,16 +253,23 @@ def grade_on_workers(grading_dir: Path, chapters: list[str], workers: int | None
         return {chapter: 0 for chapter in chapters}
     with open_client(workers, scheduler) as client:
         where = dashboard(client)
-        log(f"grading {total} submission(s) on {len(client.scheduler_info()['workers'])} Dask worker(s)"
-            + (f"; dashboard: {where}" if where else ""))
+        log(
+            f"grading {total} submission(s) on {len(client.scheduler_info()['workers'])} Dask worker(s)"
+            + (f"; dashboard: {where}" if where else "")
+        )
         futures = {}
         for chapter, students in todo.items():
             if not students:
                 continue
             gradebook = client.scatter(template_gradebook(grading_dir, chapter), broadcast=True)
             for student in students:
-                future = client.submit(grade, task_for(grading_dir, chapter, student), gradebook,
-                                       key=f"grade-{chapter}-{student}", pure=False)
+                future = client.submit(
+                    grade,
+                    task_for(grading_dir, chapter, student),
+                    gradebook,
+                    key=f"grade-{chapter}-{student}",
+                    pure=False,
+                )
                 futures[future] = (chapter, student)
         with tqdm(total=total, unit="submission", desc="grading") as bar:
             for future in as_completed(futures):
@@ -245,4 +282,3 @@ def grade_on_workers(grading_dir: Path, chapters: list[str], workers: int | None
                     store(grading_dir, None, chapter, student, why=f"{type(err).__name__}: {err}")
                 bar.update()
     return {chapter: len(students) for chapter, students in todo.items()}
-

@@ -1,4 +1,5 @@
 """Shared fixtures. Every test (and every kernel a test starts) runs in fast mode."""
+
 from __future__ import annotations
 
 import os
@@ -10,4 +11,3 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the instructor package and tests.* helpers
-

@@ -6,6 +6,7 @@ runs once per test worker, not once per test file.
 Which cells build the namespace is tests.notebook_tools.run_notebook_namespace's decision (the
 cells grading runs); this module only caches and combines.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

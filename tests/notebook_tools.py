@@ -1,4 +1,5 @@
 """Read chapter notebooks and run their cells in-process (for structure and mutant tests)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
 
-from instructor.nbgrader_cli import chapter_ids  # noqa: E402,F401
 from instructor.demo_cells import is_tagged_demo  # noqa: E402
+from instructor.nbgrader_cli import chapter_ids  # noqa: E402,F401
 from instructor.notebooks import ROOT, defined_functions, defined_names, is_solution, is_test, load, nbgrader_meta  # noqa: E402,F401
 from instructor.plugins import BEGIN_HIDDEN, END_HIDDEN  # noqa: E402
 

@@ -1,5 +1,6 @@
 """The website as the tests see it: one fast-mode build per test run, shared by tests/test_site.py and
 tests/test_browser.py (and by all pytest-xdist workers), plus what a page must never show."""
+
 from __future__ import annotations
 
 import fcntl
@@ -47,10 +48,22 @@ def build_site(tmp_path_factory) -> Path:
             start = time.monotonic()
             # Without MPLBACKEND the kernels use the inline backend: with Agg (as CI sets it) no figure would show.
             env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"} | {"COURSE_LIB_FAST": "1"}
-            result = subprocess.run([str(jb), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
-                                    capture_output=True, text=True, cwd=ROOT, env=env)
-            record.write_text(json.dumps({"returncode": result.returncode, "seconds": time.monotonic() - start,
-                                          "output": (result.stdout + result.stderr)[-6000:]}))
+            result = subprocess.run(
+                [str(jb), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env=env,
+            )
+            record.write_text(
+                json.dumps(
+                    {
+                        "returncode": result.returncode,
+                        "seconds": time.monotonic() - start,
+                        "output": (result.stdout + result.stderr)[-6000:],
+                    }
+                )
+            )
     built = json.loads(record.read_text())
     assert built["returncode"] == 0, f"jupyter-book build -W -n failed:\n{built['output']}"
     return out / "_build" / "html"
@@ -64,8 +77,13 @@ def html_pages(site: Path) -> list[Path]:
 def secret_lines(chapter: str) -> list[str]:
     """Lines of solution code and hidden tests that the student notebook does not contain."""
     source = load("solutions", chapter)
-    solution = [line.strip() for cell in source.cells if is_solution(cell)
-                for block in SOLUTION.findall(cell.source) for line in block.splitlines()]
+    solution = [
+        line.strip()
+        for cell in source.cells
+        if is_solution(cell)
+        for block in SOLUTION.findall(cell.source)
+        for line in block.splitlines()
+    ]
     hidden = [line for cell in graded_cells(source) for line in hidden_lines(cell.source)]
     release_text = "\n".join(c.source for c in load("chapters", chapter).cells)
     return [line for line in solution + hidden if len(line) > 20 and line not in release_text]

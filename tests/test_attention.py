@@ -1,4 +1,5 @@
 """course_lib.attention and course_lib.similarity against torch's SDPA (tolerance 1e-5 float32)."""
+
 import math
 
 import pytest
@@ -34,22 +35,27 @@ def test_sdpa_matches_torch_with_boolean_mask(seed):
     q, k, v = _qkv([(2, 3, 6, 8), (2, 3, 7, 8), (2, 3, 7, 5)], seed)
     mask = torch.rand(2, 3, 6, 7, generator=torch.Generator().manual_seed(seed)) > 0.4
     mask[..., seed] = True
-    torch.testing.assert_close(A.scaled_dot_product_attention(q, k, v, mask),
-                               F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **TOL)
+    torch.testing.assert_close(
+        A.scaled_dot_product_attention(q, k, v, mask), F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **TOL
+    )
 
 
 def test_sdpa_matches_torch_with_float_mask_broadcast():
     q, k, v = _qkv([(2, 6, 8), (2, 7, 8), (2, 7, 5)], 1)
     bias = torch.randn(6, 7)
-    torch.testing.assert_close(A.scaled_dot_product_attention(q, k, v, bias),
-                               F.scaled_dot_product_attention(q, k, v, attn_mask=bias), **TOL)
+    torch.testing.assert_close(
+        A.scaled_dot_product_attention(q, k, v, bias), F.scaled_dot_product_attention(q, k, v, attn_mask=bias), **TOL
+    )
 
 
 @pytest.mark.parametrize("T", [1, 4, 9])
 def test_causal_mask_matches_is_causal(T):
     q, k, v = _qkv([(2, T, 8), (2, T, 8), (2, T, 3)], T)
-    torch.testing.assert_close(A.scaled_dot_product_attention(q, k, v, A.causal_mask(T)),
-                               F.scaled_dot_product_attention(q, k, v, is_causal=True), **TOL)
+    torch.testing.assert_close(
+        A.scaled_dot_product_attention(q, k, v, A.causal_mask(T)),
+        F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        **TOL,
+    )
 
 
 def test_causal_mask_blocks_future_positions():
@@ -61,8 +67,9 @@ def test_causal_mask_blocks_future_positions():
 def test_fully_masked_row_gives_zeros_like_torch():
     q, k, v = _qkv([(3, 4), (3, 4), (3, 2)], 2)
     mask = torch.tensor([[False, False, False], [True, False, True], [True, True, True]])
-    torch.testing.assert_close(A.scaled_dot_product_attention(q, k, v, mask),
-                               F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **TOL)
+    torch.testing.assert_close(
+        A.scaled_dot_product_attention(q, k, v, mask), F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **TOL
+    )
 
 
 def test_padding_mask_marks_real_tokens():
@@ -92,15 +99,34 @@ def test_attention_returns_output_and_weights():
     assert w.shape == (4, 6)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: A.attention_scores(torch.ones(2, 5, 8), torch.ones(2, 7, 16)), r"share the last dim d_k; got q \(2, 5, 8\) and k \(2, 7, 16\)"),
-    (lambda: A.scaled_dot_product_attention(torch.ones(5, 8), torch.ones(7, 8), torch.ones(6, 3)), r"same number of keys S.*k \(7, 8\) and v \(6, 3\)"),
-    (lambda: A.scaled_dot_product_attention(torch.ones(5, 8), torch.ones(7, 8), torch.ones(7, 3), torch.ones(5, 6, dtype=torch.bool)), r"mask must broadcast.*\(5, 7\); got mask \(5, 6\)"),
-    (lambda: A.scaled_dot_product_attention(torch.ones(5, 8), torch.ones(7, 8), torch.ones(7, 3), torch.ones(5, 7, dtype=torch.long)), r"mask must be bool.*torch.int64"),
-    (lambda: A.padding_mask(torch.tensor([[1, 2]]), 3), r"lengths must be 1-D \(B,\); got shape \(1, 2\)"),
-    (lambda: A.padding_mask(torch.tensor([5]), 3), r"≤ S=3; got max length 5"),
-    (lambda: A.causal_mask(0), r"L and S must be positive"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: A.attention_scores(torch.ones(2, 5, 8), torch.ones(2, 7, 16)),
+            r"share the last dim d_k; got q \(2, 5, 8\) and k \(2, 7, 16\)",
+        ),
+        (
+            lambda: A.scaled_dot_product_attention(torch.ones(5, 8), torch.ones(7, 8), torch.ones(6, 3)),
+            r"same number of keys S.*k \(7, 8\) and v \(6, 3\)",
+        ),
+        (
+            lambda: A.scaled_dot_product_attention(
+                torch.ones(5, 8), torch.ones(7, 8), torch.ones(7, 3), torch.ones(5, 6, dtype=torch.bool)
+            ),
+            r"mask must broadcast.*\(5, 7\); got mask \(5, 6\)",
+        ),
+        (
+            lambda: A.scaled_dot_product_attention(
+                torch.ones(5, 8), torch.ones(7, 8), torch.ones(7, 3), torch.ones(5, 7, dtype=torch.long)
+            ),
+            r"mask must be bool.*torch.int64",
+        ),
+        (lambda: A.padding_mask(torch.tensor([[1, 2]]), 3), r"lengths must be 1-D \(B,\); got shape \(1, 2\)"),
+        (lambda: A.padding_mask(torch.tensor([5]), 3), r"≤ S=3; got max length 5"),
+        (lambda: A.causal_mask(0), r"L and S must be positive"),
+    ],
+)
 def test_bad_input_raises_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()

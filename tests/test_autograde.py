@@ -12,6 +12,7 @@ under `--dist loadscope`: the batches spread over the workers, each graded once 
 Nothing may stop a batch, every student keeps the score their own work earns, and the mistakes
 the feedback names are exactly those the same code names in-process.
 """
+
 import csv
 import re
 from functools import lru_cache
@@ -84,9 +85,13 @@ def graded(tmp_path_factory, request):
             scratch = tmp_path_factory.mktemp(f"autograde-{batch}")
             chapter = chapter_of(batch)
             folder = batches.write(submissions(batch), scratch / "submissions", chapter)
-            results[batch] = (submissions(batch), autograde_chapters([chapter], folder, scratch / "grading")[0],
-                              scratch / "grading")
+            results[batch] = (
+                submissions(batch),
+                autograde_chapters([chapter], folder, scratch / "grading")[0],
+                scratch / "grading",
+            )
         return results[batch]
+
     return grade
 
 
@@ -127,8 +132,11 @@ class ChapterBatch:
                 assert mistake.explanation in page and mistake.hint in page
         with open(grading_dir / "mistakes.csv", newline="") as handle:
             rows = {(r["exercise"], r["mistake"]) for r in csv.DictReader(handle) if r["student"] == student}
-        expected = {(nbgrader_meta(c)["grade_id"], named.split(":", 1)[1])
-                    for c, (_, named) in in_process(chapter, student) if named}
+        expected = {
+            (nbgrader_meta(c)["grade_id"], named.split(":", 1)[1])
+            for c, (_, named) in in_process(chapter, student)
+            if named
+        }
         assert rows == expected
 
     def test_every_registered_mistake_is_graded_in_the_batch(self):
@@ -145,8 +153,9 @@ class ChapterBatch:
         chapter = self.batch
         _, _, grading_dir = graded(chapter)
         page = _feedback(grading_dir, "wrong-device", chapter)
-        failing = sum(builders.uses_meta_device(src.split(BEGIN_HIDDEN, 1)[-1])
-                      for src in kinds.Chapter(chapter).tests.values())
+        failing = sum(
+            builders.uses_meta_device(src.split(BEGIN_HIDDEN, 1)[-1]) for src in kinds.Chapter(chapter).tests.values()
+        )
         if failing:  # a chapter without device checks gives the wrong-device submission full marks
             assert page.count("(in the hidden tests)") >= 1 and "device" in page
         assert page.count("(traceback hidden; the message above says what was checked)") >= failing
@@ -181,8 +190,9 @@ class AnyBatch:
             page = _feedback(grading_dir, student, chapter)
             own = "\n".join(c.source for c in built[student].notebook.cells)  # a student may write the same line
             squashed = re.sub(r"\s+", "", page)
-            leaked = [line for line in secret
-                      if line not in own and (line in page or re.sub(r"\s+", "", line) in squashed)]
+            leaked = [
+                line for line in secret if line not in own and (line in page or re.sub(r"\s+", "", line) in squashed)
+            ]
             assert not leaked, f"feedback for {student} shows hidden tests: {leaked[:3]}"
 
     def test_feedback_errors_in_test_cells_are_one_line(self, graded):
@@ -194,8 +204,10 @@ class AnyBatch:
             for cell in graded_cells(nb):
                 for output in cell.outputs:
                     if output.output_type == "error":
-                        assert len(output.traceback) == 2 and \
-                            len(output.evalue) <= HideHiddenTests().max_message + 2, (student, output.traceback)
+                        assert len(output.traceback) == 2 and len(output.evalue) <= HideHiddenTests().max_message + 2, (
+                            student,
+                            output.traceback,
+                        )
 
 
 class PipelineBatch:
@@ -214,9 +226,13 @@ class PipelineBatch:
         notebook = grading_dir / "autograded" / "prints-megabytes" / chapter / f"{chapter}.ipynb"
         page = grading_dir / "feedback" / "prints-megabytes" / chapter / f"{chapter}.html"
         assert notebook.stat().st_size < 2_000_000 and page.stat().st_size < 3_000_000
-        printed = "".join(o.get("text", "") for c in nbformat.read(notebook, as_version=4).cells
-                          if c.cell_type == "code" for o in c.outputs
-                          if "xxxxxxxxxx" in o.get("text", "") or "discarded" in o.get("text", ""))
+        printed = "".join(
+            o.get("text", "")
+            for c in nbformat.read(notebook, as_version=4).cells
+            if c.cell_type == "code"
+            for o in c.outputs
+            if "xxxxxxxxxx" in o.get("text", "") or "discarded" in o.get("text", "")
+        )
         assert "xxxxxxxxxx" in printed and "Output truncated" in printed and "discarded" in printed
 
     def test_suspicious_code_is_listed_for_review(self, graded):
@@ -234,6 +250,7 @@ def pytest_generate_tests(metafunc):
 
 # One test class per batch: pytest collects them by name, xdist schedules each as one unit.
 for _chapter in CHAPTERS:
-    globals()[f"TestChapter_{_chapter}"] = type(f"TestChapter_{_chapter}", (ChapterBatch, AnyBatch),
-                                                 {"batch": _chapter})
+    globals()[f"TestChapter_{_chapter}"] = type(
+        f"TestChapter_{_chapter}", (ChapterBatch, AnyBatch), {"batch": _chapter}
+    )
 TestPipeline = type("TestPipeline", (PipelineBatch, AnyBatch), {})

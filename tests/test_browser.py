@@ -11,6 +11,7 @@ and no moderate one except the theme's furniture listed in THEME_FURNITURE with 
 has one search box and no empty header bar; every figure of an enabled chapter
 (FIGURE_ALT_CHAPTERS) has an alt text that describes it (not its file path).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,15 @@ from tests.site_tools import build_site, html_pages, secret_lines
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHAPTERS = chapter_ids()
 
@@ -85,10 +93,16 @@ INSPECT = """() => ({
 
 def undescribed(alts: list) -> list:
     """The alt texts that do not describe a figure: missing, empty, a file path or a file name."""
+
     def describes(alt) -> bool:
         alt = (alt or "").strip()
-        return (len(alt.split()) >= 3 and "_images/" not in alt and "/" not in alt.split()[0]
-                and not re.search(r"\.(png|svg|jpe?g|gif)$", alt, re.I))
+        return (
+            len(alt.split()) >= 3
+            and "_images/" not in alt
+            and "/" not in alt.split()[0]
+            and not re.search(r"\.(png|svg|jpe?g|gif)$", alt, re.I)
+        )
+
     return [alt for alt in alts if not describes(alt)]
 
 
@@ -97,9 +111,15 @@ def axe_violations(page) -> list[dict]:
     from axe_playwright_python.sync_playwright import Axe
 
     response = Axe().run(page).response
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-             "targets": [" ".join(map(str, node["target"])) for node in v["nodes"]]}
-            for v in response["violations"]]
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "targets": [" ".join(map(str, node["target"])) for node in v["nodes"]],
+        }
+        for v in response["violations"]
+    ]
 
 
 def _require_browser() -> None:
@@ -152,8 +172,12 @@ def visits(site, server, tmp_path_factory) -> dict:
     seen: dict = {}
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
         outside: list[str] = []
 
         def only_local(route):
@@ -240,8 +264,11 @@ def test_every_internal_link_resolves(visits, server):
                 targets.setdefault(url, set()).add(fragment)
     assert len(targets) > len(visits) // 2, "the pages link to each other"
     ids = {server + name: set(seen["ids"]) for name, seen in visits.items()}
-    ids |= {server + name.removesuffix("index.html"): found for name, found in list(ids.items())
-            if name.endswith("index.html")}
+    ids |= {
+        server + name.removesuffix("index.html"): found
+        for name, found in list(ids.items())
+        if name.endswith("index.html")
+    }
     for url, fragments in sorted(targets.items()):
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
@@ -277,7 +304,9 @@ def test_axe_finds_no_serious_or_critical_violation(visits):
 
 def test_axe_moderate_violations_are_only_listed_theme_furniture(visits):
     for name, seen in visits.items():
-        bad = [(v["id"], v["help"], _blocking(v)[:3]) for v in seen["axe"] if v["impact"] == "moderate" and _blocking(v)]
+        bad = [
+            (v["id"], v["help"], _blocking(v)[:3]) for v in seen["axe"] if v["impact"] == "moderate" and _blocking(v)
+        ]
         assert not bad, f"{name}: axe-core finds {bad}; fix it, or list theme furniture in THEME_FURNITURE"
 
 
@@ -290,8 +319,15 @@ def test_one_search_box_and_no_empty_header_bar(visits):
 
 
 def test_undescribed_tells_a_description_from_a_path():
-    assert undescribed(["Attention weights of six queries over seven keys, darker is smaller.",
-                        "Training loss falls from 2.3 to 0.4 over ten epochs"]) == []
+    assert (
+        undescribed(
+            [
+                "Attention weights of six queries over seven keys, darker is smaller.",
+                "Training loss falls from 2.3 to 0.4 over ten epochs",
+            ]
+        )
+        == []
+    )
     paths = ["../../_images/4edd0c1f.png", "_images/4edd.png", "", None, "figure.png", "plot"]
     assert undescribed(paths) == paths
 
@@ -307,5 +343,7 @@ def test_every_figure_has_a_description(visits, chapter):
     figures = visits[f"chapters/{chapter}/{chapter}.html"]["figures"]
     assert figures, f"{chapter} shows no figure"
     bad = undescribed(figures)
-    assert not bad, (f"{chapter}: {len(bad)} of {len(figures)} figures have no description (cell metadata "
-                     f'"mystnb": {{"image": {{"alt": "..."}}}}): {bad[:3]}')
+    assert not bad, (
+        f"{chapter}: {len(bad)} of {len(figures)} figures have no description (cell metadata "
+        f'"mystnb": {{"image": {{"alt": "..."}}}}): {bad[:3]}'
+    )

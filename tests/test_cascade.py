@@ -3,6 +3,7 @@ earlier ones run the student's code with course_lib's versions of those earlier 
 
 Each case puts a catalogued mistake in place of an earlier exercise's function and checks that a
 later exercise's graded cell, with the solution's own code, still passes."""
+
 from functools import lru_cache
 
 import pytest
@@ -68,5 +69,6 @@ def test_the_earlier_mistake_does_reach_the_later_function_outside_the_graded_ce
 
     ns = _with_mistake("08_swin_transformer", _mistake("08_swin_transformer", "shift-mask-inverted"))
     args = (torch.randn(1, 8, 12, 8), torch.randn(24, 8), None, torch.randn(8, 8), None, torch.randn(49, 2), 4, 2, 2)
-    assert not torch.allclose(ns["shifted_window_attention"](*args), ns["ref"].shifted_window_attention(*args),
-                              atol=1e-4)
+    assert not torch.allclose(
+        ns["shifted_window_attention"](*args), ns["ref"].shifted_window_attention(*args), atol=1e-4
+    )

@@ -1,4 +1,5 @@
 """course_lib.clip against closed forms written here (float32, tolerance 1e-5)."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """course_lib.clip_model: captions, encoders (end-token pooling, padding ignored), training and zero-shot."""
+
 import pytest
 import torch
 
@@ -56,8 +57,7 @@ def test_training_reduces_the_loss_and_zero_shot_runs():
     data = make_shapes(128, size=16, seed=0)
     vocab = clip_model.caption_vocab()
     ids, lengths = clip_model.tokenize_captions(clip_model.random_captions(data.attributes), vocab)
-    losses = clip_model.train_clip(model, data.images, ids, lengths, steps=25, batch_size=32, lr=3e-3,
-                                   progress=False)
+    losses = clip_model.train_clip(model, data.images, ids, lengths, steps=25, batch_size=32, lr=3e-3, progress=False)
     assert sum(losses[-5:]) < sum(losses[:5])
     acc = clip_model.zero_shot_accuracy(model, data.images, data.attributes["colour"], "colour", vocab)
     chance = 1 / len(COLOUR_NAMES)  # six colours
@@ -70,5 +70,10 @@ def test_bad_input_is_rejected():
         clip_model.CLIP(clip_model.CLIPConfig(image_pool="max"))
     model = _model()
     with pytest.raises(ValueError, match="same N pairs"):
-        clip_model.train_clip(model, torch.rand(3, 3, 16, 16), torch.zeros(2, 4, dtype=torch.long),
-                              torch.ones(2, dtype=torch.long), steps=1)
+        clip_model.train_clip(
+            model,
+            torch.rand(3, 3, 16, 16),
+            torch.zeros(2, 4, dtype=torch.long),
+            torch.ones(2, dtype=torch.long),
+            steps=1,
+        )

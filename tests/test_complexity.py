@@ -1,4 +1,5 @@
 """course_lib.complexity: restricted attention against a band-masked full attention; timing helpers."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,8 +13,12 @@ def test_restricted_attention_equals_block_masked_sdpa(n, r):
     q, k, v = (torch.randn(2, n, 8, generator=g) for _ in range(3))
     block = torch.arange(n) // r
     band = (block[:, None] - block[None, :]).abs() <= 1  # (n, n): own and neighbouring blocks, True = may attend
-    torch.testing.assert_close(C.restricted_attention(q, k, v, r), F.scaled_dot_product_attention(q, k, v, attn_mask=band),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        C.restricted_attention(q, k, v, r),
+        F.scaled_dot_product_attention(q, k, v, attn_mask=band),
+        atol=1e-5,
+        rtol=1e-5,
+    )
 
 
 def test_every_runner_keeps_the_shape_and_timings_are_positive():
@@ -27,6 +32,6 @@ def test_every_runner_keeps_the_shape_and_timings_are_positive():
 
 def test_loglog_slope_recovers_the_exponent():
     xs = [2.0, 4.0, 8.0, 16.0]
-    assert C.loglog_slope(xs, [3 * x ** 2 for x in xs]) == pytest.approx(2.0)
+    assert C.loglog_slope(xs, [3 * x**2 for x in xs]) == pytest.approx(2.0)
     with pytest.raises(ValueError, match="at least two"):
         C.loglog_slope([1.0], [1.0])

@@ -1,4 +1,5 @@
 """The course map (book/course_map.py → book/images/course-map.svg) agrees with _toc.yml."""
+
 import importlib.util
 
 import yaml
@@ -15,8 +16,11 @@ def _course_map():
 
 def test_course_map_parts_are_the_toc_parts_of_the_chapters():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    chapter_parts = [part["caption"] for part in toc["parts"]
-                     if any(entry["file"].startswith("chapters/") for entry in part["chapters"])]
+    chapter_parts = [
+        part["caption"]
+        for part in toc["parts"]
+        if any(entry["file"].startswith("chapters/") for entry in part["chapters"])
+    ]
     assert [caption for caption, *_ in _course_map().PARTS] == chapter_parts
 
 

@@ -1,4 +1,5 @@
 """Tests of course_lib.data: the parallel corpus, vocabularies and batching, the agreement task."""
+
 from __future__ import annotations
 
 import pytest
@@ -48,6 +49,7 @@ def corpus() -> list[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------------------ corpus
+
 
 def test_corpus_is_deterministic_per_seed_and_differs_across_seeds():
     assert make_parallel_corpus(300, seed=0) == make_parallel_corpus(300, seed=0)
@@ -115,17 +117,24 @@ def test_translate_agrees_with_the_generator_and_english_round_trips(corpus):
         assert render_english(parse_english(en)) == en
 
 
-@pytest.mark.parametrize("english, spanish", [
-    ("the jaguar slept on the branch of the tree with its tail .",
-     "el jaguar dormía en la rama del árbol con su cola ."),
-    ("the jaguar that sees the bird sleeps .", "el jaguar que ve al pájaro duerme ."),
-    ("the girl sees the black branch .", "la niña ve la rama negra ."),
-    ("the black jaguar watched the big tree .", "el jaguar negro miraba el árbol grande ."),
-    ("a girl found an old dog .", "una niña encontraba a un perro viejo ."),
-    ("the man sleeps near the river of the house .", "el hombre duerme cerca del río de la casa ."),
-    ("the woman that hears the frog that eats the leaf runs under her bridge .",
-     "la mujer que oye a la rana que come la hoja corre debajo de su puente ."),
-])
+@pytest.mark.parametrize(
+    "english, spanish",
+    [
+        (
+            "the jaguar slept on the branch of the tree with its tail .",
+            "el jaguar dormía en la rama del árbol con su cola .",
+        ),
+        ("the jaguar that sees the bird sleeps .", "el jaguar que ve al pájaro duerme ."),
+        ("the girl sees the black branch .", "la niña ve la rama negra ."),
+        ("the black jaguar watched the big tree .", "el jaguar negro miraba el árbol grande ."),
+        ("a girl found an old dog .", "una niña encontraba a un perro viejo ."),
+        ("the man sleeps near the river of the house .", "el hombre duerme cerca del río de la casa ."),
+        (
+            "the woman that hears the frog that eats the leaf runs under her bridge .",
+            "la mujer que oye a la rana que come la hoja corre debajo de su puente .",
+        ),
+    ],
+)
 def test_translate_known_sentences(english, spanish):
     assert translate(english) == spanish
     assert render_english(parse_english(english)) == english
@@ -161,6 +170,7 @@ def test_corpus_errors_name_the_argument():
 
 
 # ------------------------------------------------------------------------------- vocab
+
 
 def test_tokenize_lower_cases_and_splits_punctuation():
     assert tokenize("El jaguar dormía.") == ["el", "jaguar", "dormía", "."]
@@ -261,6 +271,7 @@ def test_translation_loader_is_seeded_and_unshuffled_keeps_order():
 
 # --------------------------------------------------------------------------- agreement
 
+
 def test_agreement_shapes_dtypes_and_layout():
     X, y = make_agreement_task(100, distance=7, seed=0)
     assert X.shape == (100, 9) and y.shape == (100,)
@@ -306,12 +317,15 @@ def test_agreement_n_fillers_limits_the_filler_vocabulary():
     assert set(X[:, 1:-1].flatten().tolist()) == allowed
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(n=0, distance=3), "n"),
-    (dict(n=10, distance=-1), "distance"),
-    (dict(n=10, distance=2.5), "distance"),
-    (dict(n=10, distance=3, config=AgreementConfig(n_fillers=10_000)), "n_fillers"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(n=0, distance=3), "n"),
+        (dict(n=10, distance=-1), "distance"),
+        (dict(n=10, distance=2.5), "distance"),
+        (dict(n=10, distance=3, config=AgreementConfig(n_fillers=10_000)), "n_fillers"),
+    ],
+)
 def test_agreement_rejects_bad_arguments_naming_them(kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_agreement_task(**kwargs)
@@ -332,6 +346,9 @@ def test_data_package_documents_and_exports_every_module():
     for info in pkgutil.iter_modules(data.__path__):
         module = importlib.import_module(f"course_lib.data.{info.name}")
         assert f":mod:`.{info.name}`" in data.__doc__, f"course_lib.data's docstring does not describe {info.name}"
-        public = {n for n, v in vars(module).items() if not n.startswith("_") and getattr(v, "__module__", None)
-                  == module.__name__ and callable(v)}
+        public = {
+            n
+            for n, v in vars(module).items()
+            if not n.startswith("_") and getattr(v, "__module__", None) == module.__name__ and callable(v)
+        }
         assert public & set(data.__all__), f"course_lib.data exports nothing of {info.name}"

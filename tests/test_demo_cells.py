@@ -1,4 +1,5 @@
 """Demo cells: which submission cells grading skips is decided from the source, never the submission."""
+
 import copy
 
 import nbformat
@@ -40,8 +41,12 @@ def test_demo_cells_are_read_from_the_source_by_id_and_text():
 
 def test_a_cell_with_nbgrader_metadata_is_never_skipped():
     demos = DemoCells.of(_source_nb())
-    test_cell = _code("assert f(1) == 2", "figure", tags=[DEMO_TAG],  # demo id and tag, still graded
-                      nbgrader={"grade_id": "test_f", "grade": True, "points": 1})
+    test_cell = _code(
+        "assert f(1) == 2",
+        "figure",
+        tags=[DEMO_TAG],  # demo id and tag, still graded
+        nbgrader={"grade_id": "test_f", "grade": True, "points": 1},
+    )
     assert not demos.skips(test_cell)
     solution = _code("plt.plot(train())", "x", nbgrader={"grade_id": "f", "solution": True})
     assert not demos.skips(solution)

@@ -1,6 +1,7 @@
 """Diagnosis (course_lib.diagnosis): named only when it is that mistake, never a false one, never a
 crash, a hang or a leak. Chapter 3 is the worked case: three different correct implementations of
 every exercise earn full marks with no mistake named."""
+
 import math
 import time
 
@@ -28,7 +29,7 @@ def scores_matmul_mT(q, k):
 def scores_loops(q, k):
     out = torch.empty(*q.shape[:-1], k.shape[-2], dtype=q.dtype, device=q.device)
     for j in range(k.shape[-2]):
-        out[..., j] = (q * k[..., j:j + 1, :]).sum(-1) / math.sqrt(q.shape[-1])
+        out[..., j] = (q * k[..., j : j + 1, :]).sum(-1) / math.sqrt(q.shape[-1])
     return out
 
 
@@ -36,7 +37,7 @@ def variance_bmm(d_k, n_samples=20_000, scaled=False, generator=None):
     q = torch.randn(n_samples, d_k, generator=generator)
     k = torch.randn(n_samples, d_k, generator=generator)
     dots = torch.bmm(q[:, None, :], k[:, :, None]).flatten()
-    return float(torch.var(dots / (d_k ** 0.5 if scaled else 1.0)))
+    return float(torch.var(dots / (d_k**0.5 if scaled else 1.0)))
 
 
 def variance_by_hand(d_k, n_samples=20_000, scaled=False, generator=None):
@@ -72,8 +73,11 @@ def sdpa_add_minus_inf(q, k, v, mask=None):
 def sdpa_where_and_exp(q, k, v, mask=None):
     scores = q @ k.mT * q.shape[-1] ** -0.5
     if mask is not None:
-        scores = torch.where(mask, scores, torch.tensor(float("-inf"), device=q.device)) \
-            if mask.dtype == torch.bool else scores + mask
+        scores = (
+            torch.where(mask, scores, torch.tensor(float("-inf"), device=q.device))
+            if mask.dtype == torch.bool
+            else scores + mask
+        )
     weights = (scores - scores.amax(-1, keepdim=True)).exp()
     return weights / weights.sum(-1, keepdim=True) @ v
 
@@ -119,6 +123,7 @@ CORRECT = {
 def _renamed(fn, name):
     def student(*args, **kwargs):
         return fn(*args, **kwargs)
+
     student.__name__ = name
     return student
 
@@ -141,6 +146,7 @@ def test_three_correct_implementations_earn_full_marks_with_no_mistake_named(nam
 def test_an_unknown_mistake_gets_the_plain_message():
     def scaled_dot_product_attention(q, k, v, mask=None):
         return torch.zeros(*q.shape[:-1], v.shape[-1])
+
     q, k, v = grading.randn(2, 3, 4, seed=0), grading.randn(2, 5, 4, seed=1), grading.randn(2, 5, 6, seed=2)
     got = grading.run_student(scaled_dot_product_attention, q, k, v)
     with pytest.raises(AssertionError) as err:
@@ -178,8 +184,11 @@ def _prints(q, k, v, mask=None):
 
 
 def test_mistakes_that_raise_hang_or_print_change_nothing(monkeypatch, capsys):
-    monkeypatch.setattr(diagnosis, "_CATALOGUE", (_fake("raises", _raises), _fake("sleeps", _sleeps),
-                                                  _fake("prints", _prints)) + diagnosis._CATALOGUE)
+    monkeypatch.setattr(
+        diagnosis,
+        "_CATALOGUE",
+        (_fake("raises", _raises), _fake("sleeps", _sleeps), _fake("prints", _prints)) + diagnosis._CATALOGUE,
+    )
     wrong = mistakes.as_student_code(diagnosis.by_key("03_attention:sdpa-unscaled"))
     q, k, v = (3 * grading.randn(2, 4, 16, seed=s) for s in (1, 2, 3))
     start = time.monotonic()
@@ -205,12 +214,15 @@ def test_mistakes_a_submission_registers_are_never_run():
     """The catalogue is snapshotted before student code runs: a 'mistake' added later never sees hidden inputs."""
     seen = []
     from course_lib.mistakes import ch03_attention
+
     fake = _fake("spy", lambda q, *a, **k: seen.append(q.clone()) or q)
     ch03_attention.catalogue.mistakes.append(fake)
     try:
         assert fake not in diagnosis._CATALOGUE
+
         def scaled_dot_product_attention(q, k, v, mask=None):
             return q
+
         q, k, v = grading.randn(2, 3, 4, seed=5), grading.randn(2, 3, 4, seed=6), grading.randn(2, 3, 4, seed=7)
         got = grading.run_student(scaled_dot_product_attention, q, k, v)
         with pytest.raises(AssertionError):
@@ -241,12 +253,14 @@ def test_replayed_mistakes_run_under_the_student_guards(monkeypatch):
             outcomes.append("torch forbidden")
             raise
 
-    monkeypatch.setattr(diagnosis, "_CATALOGUE", (_fake("calls-reference", calls_reference),
-                                                  _fake("calls-torch", calls_torch)))
+    monkeypatch.setattr(
+        diagnosis, "_CATALOGUE", (_fake("calls-reference", calls_reference), _fake("calls-torch", calls_torch))
+    )
     q, k, v = grading.randn(2, 3, 4, seed=5), grading.randn(2, 3, 4, seed=6), grading.randn(2, 3, 4, seed=7)
 
     def scaled_dot_product_attention(q, k, v, mask=None):
         return q  # wrong, so the diagnosis runs
+
     got = grading.run_student(scaled_dot_product_attention, q, k, v, forbid=grading.TORCH_ATTENTION)
     with pytest.raises(AssertionError) as err:
         grading.assert_close(got, F.scaled_dot_product_attention(q, k, v), "attention")
@@ -262,6 +276,7 @@ def test_replays_get_copies_of_the_inputs():
     def attention_scores(q, k):
         q.mul_(100)  # the student's code scribbles on its input
         return q @ k.T
+
     got = grading.run_student(attention_scores, q, q.clone())
     call = grading._LAST_CALL[0]
     assert torch.equal(call.args[0], original)  # the recorded copy is what the hidden test passed

@@ -1,4 +1,5 @@
 """course_lib.embeddings against closed forms and torch's functions (float32, atol 1e-5 unless stated)."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -75,19 +76,32 @@ def test_functions_keep_the_device():
     assert E.skipgram_negative_sampling_loss(emb, emb, emb[:, None]).device.type == "meta"
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: E.cosine_similarity_matrix(torch.randn(3), torch.randn(2, 3)), r"a must be a 2-D matrix \(n, d\); got \(3,\)"),
-    (lambda: E.cosine_similarity_matrix(torch.randn(2, 3), torch.randn(2, 4)), r"share the dim d; got a \(2, 3\) and b \(2, 4\)"),
-    (lambda: E.nearest_neighbors(torch.randn(5, 2), 5, 1), r"index must be a word index in \[0, 5\); got 5"),
-    (lambda: E.nearest_neighbors(torch.randn(5, 2), 0, 5), r"k must be in \[1, V - 1\] = \[1, 4\]; got 5"),
-    (lambda: E.skipgram_negative_sampling_loss(torch.randn(2, 3), torch.randn(2, 3), torch.randn(2, 3)),
-     r"negatives must be \(B, K, d\) = \(2, K, 3\); got \(2, 3\)"),
-    (lambda: E.skipgram_negative_sampling_loss(torch.randn(2, 3), torch.randn(3, 3), torch.randn(2, 1, 3)),
-     "center and context must both be"),
-    (lambda: E.analogy(torch.randn(5, 2), 0, 1, -1), r"c must be a word index in \[0, 5\); got -1"),
-    (lambda: E.skipgram_pairs([[1, 2]], 0), "window must be ≥ 1; got 0"),
-    (lambda: E.neighbour_role_purity(torch.randn(3, 2), ["a"]), "one label per row"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: E.cosine_similarity_matrix(torch.randn(3), torch.randn(2, 3)),
+            r"a must be a 2-D matrix \(n, d\); got \(3,\)",
+        ),
+        (
+            lambda: E.cosine_similarity_matrix(torch.randn(2, 3), torch.randn(2, 4)),
+            r"share the dim d; got a \(2, 3\) and b \(2, 4\)",
+        ),
+        (lambda: E.nearest_neighbors(torch.randn(5, 2), 5, 1), r"index must be a word index in \[0, 5\); got 5"),
+        (lambda: E.nearest_neighbors(torch.randn(5, 2), 0, 5), r"k must be in \[1, V - 1\] = \[1, 4\]; got 5"),
+        (
+            lambda: E.skipgram_negative_sampling_loss(torch.randn(2, 3), torch.randn(2, 3), torch.randn(2, 3)),
+            r"negatives must be \(B, K, d\) = \(2, K, 3\); got \(2, 3\)",
+        ),
+        (
+            lambda: E.skipgram_negative_sampling_loss(torch.randn(2, 3), torch.randn(3, 3), torch.randn(2, 1, 3)),
+            "center and context must both be",
+        ),
+        (lambda: E.analogy(torch.randn(5, 2), 0, 1, -1), r"c must be a word index in \[0, 5\); got -1"),
+        (lambda: E.skipgram_pairs([[1, 2]], 0), "window must be ≥ 1; got 0"),
+        (lambda: E.neighbour_role_purity(torch.randn(3, 2), ["a"]), "one label per row"),
+    ],
+)
 def test_bad_input_names_the_argument(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -97,14 +111,20 @@ def test_skipgram_pairs_and_noise_distribution():
     pairs = E.skipgram_pairs([[5, 6, 7]], window=1)
     assert pairs.tolist() == [[5, 6], [6, 5], [6, 7], [7, 6]]
     noise = E.noise_distribution([[1, 1, 1, 1, 2]], vocab_size=3)
-    torch.testing.assert_close(noise, torch.tensor([0.0, 4 ** 0.75, 1.0]) / (4 ** 0.75 + 1))
+    torch.testing.assert_close(noise, torch.tensor([0.0, 4**0.75, 1.0]) / (4**0.75 + 1))
 
 
 def test_training_separates_two_roles_and_is_deterministic():
     # words 0–3 are "animals", 4–7 are "verbs": each sentence is animal verb animal
     g = torch.Generator().manual_seed(0)
-    sentences = [[int(torch.randint(0, 4, (1,), generator=g)), int(torch.randint(4, 8, (1,), generator=g)),
-                  int(torch.randint(0, 4, (1,), generator=g))] for _ in range(400)]
+    sentences = [
+        [
+            int(torch.randint(0, 4, (1,), generator=g)),
+            int(torch.randint(4, 8, (1,), generator=g)),
+            int(torch.randint(0, 4, (1,), generator=g)),
+        ]
+        for _ in range(400)
+    ]
     cfg = E.SkipGramConfig(dim=8, window=1, epochs=20, batch_size=128, lr=0.05)
     model, losses = E.train_skipgram(sentences, 8, cfg, progress=False)
     model2, _ = E.train_skipgram(sentences, 8, cfg, progress=False)
@@ -139,4 +159,9 @@ def test_spanish_word_roles_cover_the_lexicon():
     assert coarse.keys() == fine.keys()
     assert coarse["jaguar"] == "animate noun" and fine["jaguar"] == "animal" and fine["niña"] == "person"
     assert coarse["rama"] == "inanimate noun" and coarse["negra"] == "adjective" and fine["negra"] == "colour"
-    assert coarse["dormía"] == "verb" and set(coarse.values()) == {"animate noun", "inanimate noun", "adjective", "verb"}
+    assert coarse["dormía"] == "verb" and set(coarse.values()) == {
+        "animate noun",
+        "inanimate noun",
+        "adjective",
+        "verb",
+    }

@@ -6,12 +6,21 @@ shapes under test. Here each solution loses its shape-unpacking line, the notebo
 set to the visible example's shapes (what a demo cell might leave behind, so the visible checks
 still pass), and the whole graded cell must fail.
 """
+
 from __future__ import annotations
 
 import pytest
 
-from tests.notebook_tools import (is_solution, is_test, load, nbgrader_meta, python_source, quiet, run_cell,
-                                  run_cell_into)
+from tests.notebook_tools import (
+    is_solution,
+    is_test,
+    load,
+    nbgrader_meta,
+    python_source,
+    quiet,
+    run_cell,
+    run_cell_into,
+)
 
 # (chapter, graded cell, solution cell, line to delete, globals left with the visible example's shapes)
 CASES = [
@@ -51,5 +60,5 @@ def test_answer_reading_a_notebook_global_fails(chapter, test_id, solution_id, l
     assert line in solution, f"{solution_id} no longer contains {line.strip()!r}"
     reads_globals = dict(namespace)
     exec(compile(python_source(solution.replace(line, "", 1)), "<student>", "exec"), reads_globals)
-    with pytest.raises(Exception):  # the test cell runs in the function's own globals, as in a kernel
+    with pytest.raises(Exception):  # noqa: B017 — any failure counts; the test cell runs in the function's own globals, as in a kernel
         run_cell_into(test_source, reads_globals)

@@ -1,4 +1,5 @@
 """course_lib.grading and course_lib.reference: the helpers hidden tests rely on."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -38,8 +39,13 @@ def test_guard_allow_list_and_unknown_names():
 
 
 def test_every_reference_is_registered_under_module_and_name():
-    assert {"attention.attention_scores", "attention.scaled_dot_product_attention", "attention.causal_mask",
-            "attention.padding_mask", "attention.dot_product_variance"} <= set(REGISTRY)
+    assert {
+        "attention.attention_scores",
+        "attention.scaled_dot_product_attention",
+        "attention.causal_mask",
+        "attention.padding_mask",
+        "attention.dot_product_variance",
+    } <= set(REGISTRY)
 
 
 def test_run_student_forbids_torch_attention_even_when_imported_directly():
@@ -49,8 +55,9 @@ def test_run_student_forbids_torch_attention_even_when_imported_directly():
     with pytest.raises(grading.ForbiddenFunctionError, match="scaled_dot_product_attention"):
         grading.run_student(lambda a: sdpa(a, a, a), q, forbid=grading.TORCH_ATTENTION)
     with pytest.raises(grading.ForbiddenFunctionError):
-        grading.run_student(lambda a: torch.nn.MultiheadAttention(8, 2, batch_first=True)(a, a, a),
-                            q, forbid=grading.TORCH_ATTENTION)
+        grading.run_student(
+            lambda a: torch.nn.MultiheadAttention(8, 2, batch_first=True)(a, a, a), q, forbid=grading.TORCH_ATTENTION
+        )
     # outside the guard torch works again
     F.scaled_dot_product_attention(q, q, q)
 

@@ -5,6 +5,7 @@ names Colab and Canvas produce; the slow test takes a Blackboard-style zip (two 
 one student, a Colab download for another) through `python -m instructor.autograde all ZIP`:
 nbgrader zip_collect, one autograde batch, grades.csv, feedback HTML.
 """
+
 import csv
 import zipfile
 
@@ -25,14 +26,22 @@ def _collector(preset: str) -> CourseCollector:
     return CourseCollector(named_regexp=preset, release_directory=str(ROOT / "chapters" / CHAPTER))
 
 
-@pytest.mark.parametrize("preset,path,student,timestamp", [
-    ("attempt", f"/x/extracted/{CHAPTER}_jdoe_attempt_2024-03-01-10-22-33_{NOTEBOOK}", "jdoe", "2024-03-01 10:22:33"),
-    ("attempt", f"/x/doe_s123456_attempt_2024-03-02-08-00-00_{NOTEBOOK}", "s123456", "2024-03-02 08:00:00"),
-    ("canvas", f"/x/doejane_12345_678901_{NOTEBOOK}", "12345", None),
-    ("canvas", f"/x/doejane_late_12345_678901_{CHAPTER}-1.ipynb", "12345", None),
-    ("moodle", f"/x/Jane Doe_4242_assignsubmission_file_/{NOTEBOOK}", "4242", None),
-    ("moodle", f"/x/Jane Doe_4242_assignsubmission_file_Copy of {NOTEBOOK}", "4242", None),
-])
+@pytest.mark.parametrize(
+    "preset,path,student,timestamp",
+    [
+        (
+            "attempt",
+            f"/x/extracted/{CHAPTER}_jdoe_attempt_2024-03-01-10-22-33_{NOTEBOOK}",
+            "jdoe",
+            "2024-03-01 10:22:33",
+        ),
+        ("attempt", f"/x/doe_s123456_attempt_2024-03-02-08-00-00_{NOTEBOOK}", "s123456", "2024-03-02 08:00:00"),
+        ("canvas", f"/x/doejane_12345_678901_{NOTEBOOK}", "12345", None),
+        ("canvas", f"/x/doejane_late_12345_678901_{CHAPTER}-1.ipynb", "12345", None),
+        ("moodle", f"/x/Jane Doe_4242_assignsubmission_file_/{NOTEBOOK}", "4242", None),
+        ("moodle", f"/x/Jane Doe_4242_assignsubmission_file_Copy of {NOTEBOOK}", "4242", None),
+    ],
+)
 def test_lms_file_names_give_student_and_notebook(preset, path, student, timestamp):
     info = _collector(preset).collect(path)
     assert info["student_id"] == student and info["file_id"] == NOTEBOOK
@@ -73,9 +82,12 @@ def test_instructor_workflow_from_an_lms_zip(tmp_path, monkeypatch, capsys):
     archive = tmp_path / "gradebook-export.zip"
     with zipfile.ZipFile(archive, "w") as zf:  # Blackboard naming; jdoe's second attempt is the solution
         zf.writestr(f"{CHAPTER}_jdoe_attempt_2024-03-01-10-00-00_{NOTEBOOK}", nbformat.writes(built["blank"].notebook))
-        zf.writestr(f"{CHAPTER}_jdoe_attempt_2024-03-02-09-30-00_{NOTEBOOK}", nbformat.writes(built["solution"].notebook))
-        zf.writestr(f"{CHAPTER}_asmith_attempt_2024-03-01-23-59-00_Copy of {NOTEBOOK}",
-                    nbformat.writes(built["colab"].notebook))
+        zf.writestr(
+            f"{CHAPTER}_jdoe_attempt_2024-03-02-09-30-00_{NOTEBOOK}", nbformat.writes(built["solution"].notebook)
+        )
+        zf.writestr(
+            f"{CHAPTER}_asmith_attempt_2024-03-01-23-59-00_Copy of {NOTEBOOK}", nbformat.writes(built["colab"].notebook)
+        )
         zf.writestr(f"{CHAPTER}_jdoe_attempt_2024-03-02-09-30-00_notes.txt", "not a notebook")
 
     assert main(["all", str(archive), "--grading-dir", str(tmp_path / "grading")]) == 0

@@ -6,6 +6,7 @@ PostgreSQL test starts its own server on loopback from Debian's `postgresql` bin
 into a temporary folder, run as the `postgres` user when the tests run as root) and needs
 psycopg2 (the [dev] extra). Missing pieces skip it with the reason, except in CI.
 """
+
 import glob
 import os
 import pwd
@@ -69,6 +70,7 @@ def test_grading_twice_gives_identical_grades_csv(submissions, sqlite_grades):
 
 # --------------------------------------------------------------------------- PostgreSQL
 
+
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return found if isinstance(found, str) else (found[-1] if found else None)
@@ -100,11 +102,19 @@ def postgres_url():
         os.chown(data, user.pw_uid, user.pw_gid)
     run_as = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
     port = _free_port()
-    subprocess.run([initdb, "-D", str(data / "db"), "-U", "postgres", "-A", "trust", "-E", "UTF8"],
-                   check=True, capture_output=True, **run_as)
+    subprocess.run(
+        [initdb, "-D", str(data / "db"), "-U", "postgres", "-A", "trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+        **run_as,
+    )
     options = f"-k {data} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([pg_ctl, "-D", str(data / "db"), "-o", options, "-l", str(data / "log"), "-w", "start"],
-                   check=True, capture_output=True, **run_as)
+    subprocess.run(
+        [pg_ctl, "-D", str(data / "db"), "-o", options, "-l", str(data / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+        **run_as,
+    )
     try:
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"  # SQLAlchemy 2.1 defaults to psycopg 3
     finally:
@@ -113,8 +123,9 @@ def postgres_url():
         shutil.rmtree(data, ignore_errors=True)
 
 
-def test_postgresql_gradebook_exports_the_same_grades_as_sqlite(submissions, sqlite_grades, postgres_url,
-                                                                 tmp_path, monkeypatch):
+def test_postgresql_gradebook_exports_the_same_grades_as_sqlite(
+    submissions, sqlite_grades, postgres_url, tmp_path, monkeypatch
+):
     chapter, folder = submissions
     _, first, grades = sqlite_grades
     monkeypatch.setenv("COURSE_DB_URL", postgres_url)

@@ -4,6 +4,7 @@ Student code runs in the same interpreter as the hidden tests; each test here pl
 monkeypatches something before (or while) the tests run, and checks the next grading call fails
 instead of passing a wrong answer. Every patch is undone afterwards.
 """
+
 import builtins
 
 import pytest
@@ -22,17 +23,20 @@ def _student(x):
     return x
 
 
-@pytest.mark.parametrize("target,name,fake", [
-    (torch, "allclose", lambda *a, **k: True),
-    (torch, "isclose", lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)),
-    (torch, "equal", lambda *a, **k: True),
-    (torch, "softmax", lambda x, dim, **k: x),
-    (F, "scaled_dot_product_attention", lambda q, k, v, **kw: q),
-    (builtins, "abs", lambda x: 0),
-    (builtins, "round", lambda x, *a: 0),
-    (torch.Tensor, "all", lambda self, *a, **k: torch.tensor(True)),
-    (torch.nn.MultiheadAttention, "forward", lambda self, *a, **k: None),
-])
+@pytest.mark.parametrize(
+    "target,name,fake",
+    [
+        (torch, "allclose", lambda *a, **k: True),
+        (torch, "isclose", lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)),
+        (torch, "equal", lambda *a, **k: True),
+        (torch, "softmax", lambda x, dim, **k: x),
+        (F, "scaled_dot_product_attention", lambda q, k, v, **kw: q),
+        (builtins, "abs", lambda x: 0),
+        (builtins, "round", lambda x, *a: 0),
+        (torch.Tensor, "all", lambda self, *a, **k: torch.tensor(True)),
+        (torch.nn.MultiheadAttention, "forward", lambda self, *a, **k: None),
+    ],
+)
 def test_replaced_functions_are_detected(target, name, fake):
     had, genuine = name in vars(target), vars(target).get(name)
     errors = []
@@ -108,8 +112,13 @@ def test_tensor_subclasses_are_not_accepted_as_answers():
 
 
 def test_tampering_with_the_reference_guard_is_detected(monkeypatch):
-    monkeypatch.setattr(A, "causal_mask", reference.REGISTRY["attention.causal_mask"].__wrapped__
-                        if hasattr(reference.REGISTRY["attention.causal_mask"], "__wrapped__") else (lambda L: L))
+    monkeypatch.setattr(
+        A,
+        "causal_mask",
+        reference.REGISTRY["attention.causal_mask"].__wrapped__
+        if hasattr(reference.REGISTRY["attention.causal_mask"], "__wrapped__")
+        else (lambda L: L),
+    )
     with pytest.raises(AssertionError, match="course_lib.attention.causal_mask has been replaced"):
         grading.run_student(_student, WRONG)
     monkeypatch.undo()

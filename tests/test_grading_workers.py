@@ -6,6 +6,7 @@ two workers; grades.csv, mistakes.csv, review.csv and every feedback page must b
 Then: a worker process killed mid-task (the task runs again and its grade appears once), and a
 run killed half-way and started again (only what was missing is graded).
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,8 +30,15 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = {  # chapter -> kinds (a mistake submission is added to each); 12 submissions in all
-    "03_attention": ["solution", "blank", "raises", "kernel-dies", "not-a-notebook", "tampered-metadata",
-                     "demo-id-tests"],
+    "03_attention": [
+        "solution",
+        "blank",
+        "raises",
+        "kernel-dies",
+        "not-a-notebook",
+        "tampered-metadata",
+        "demo-id-tests",
+    ],
     "02_embeddings": ["solution", "blank", "wrong-device"],
 }
 
@@ -160,10 +168,21 @@ def test_a_killed_worker_task_runs_again_and_is_graded_once(tmp_path_factory, en
 def test_an_interrupted_run_started_again_grades_only_what_is_missing(batch, tmp_path_factory):
     folder, _ = batch
     grading_dir = tmp_path_factory.mktemp("interrupted")
-    command = [sys.executable, "-m", "instructor.autograde", "02_embeddings", str(folder),
-               "--grading-dir", str(grading_dir), "--workers", "1", "--no-feedback"]
-    run = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "instructor.autograde",
+        "02_embeddings",
+        str(folder),
+        "--grading-dir",
+        str(grading_dir),
+        "--workers",
+        "1",
+        "--no-feedback",
+    ]
+    run = subprocess.Popen(
+        command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     done = grading_dir / "worker-results" / "done" / "02_embeddings"
     try:
         while len(list(done.glob("*"))) < 2 and run.poll() is None:

@@ -1,5 +1,6 @@
 """course_lib.head_ablation: removing a head zeroes exactly its channels before W^O, and the
 accuracy drops are measured on the right tokens (oracles written here with torch, float32)."""
+
 import math
 
 import pytest

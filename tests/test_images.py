@@ -1,5 +1,6 @@
 """Tests of course_lib.data.images: scikit-learn digits, drawn shapes with captions, and the
 opt-in torchvision datasets (their offline errors only: no test touches the network)."""
+
 from __future__ import annotations
 
 import socket
@@ -23,6 +24,7 @@ from course_lib.data import (
 )
 
 # ------------------------------------------------------------------------------ digits
+
 
 def test_digits_shapes_range_labels_and_split_sizes():
     x_train, y_train, x_test, y_test = load_digits()
@@ -63,6 +65,7 @@ def test_digits_bad_arguments_name_the_argument():
 
 # ------------------------------------------------------------------------------ shapes
 
+
 def test_shapes_output_types_shapes_and_range():
     imgs, captions, attrs = make_shapes(50, size=24, seed=3)
     assert imgs.shape == (50, 3, 24, 24) and imgs.dtype == torch.float32
@@ -78,10 +81,14 @@ def test_shapes_captions_spell_out_the_attributes():
     data = make_shapes(30, seed=0)
     for i, caption in enumerate(data.captions):
         a = {k: v[i].item() for k, v in data.attributes.items()}
-        assert caption == (f"a {SIZE_NAMES[a['size']]} {COLOUR_NAMES[a['colour']]} "
-                           f"{SHAPE_NAMES[a['shape']]} in the {POSITION_NAMES[a['position']]}")
+        assert caption == (
+            f"a {SIZE_NAMES[a['size']]} {COLOUR_NAMES[a['colour']]} "
+            f"{SHAPE_NAMES[a['shape']]} in the {POSITION_NAMES[a['position']]}"
+        )
     custom = make_shapes(3, seed=0, template="{shape}|{colour}")
-    assert custom.captions[0] == f"{SHAPE_NAMES[data.attributes['shape'][0]]}|{COLOUR_NAMES[data.attributes['colour'][0]]}"
+    assert (
+        custom.captions[0] == f"{SHAPE_NAMES[data.attributes['shape'][0]]}|{COLOUR_NAMES[data.attributes['colour'][0]]}"
+    )
 
 
 def test_shapes_deterministic_per_seed_prefix_stable_and_seed_sensitive():
@@ -94,11 +101,11 @@ def test_shapes_deterministic_per_seed_prefix_stable_and_seed_sensitive():
 
 def test_shapes_colour_and_position_are_visible_in_the_pixels():
     imgs, _, attrs = make_shapes(200, size=32, seed=1)
-    rgb = imgs.sum(dim=(2, 3))                                   # (N, 3) total colour
+    rgb = imgs.sum(dim=(2, 3))  # (N, 3) total colour
     want = images._RGB[attrs["colour"]]
     cos = torch.nn.functional.cosine_similarity(rgb, want, dim=1)
     assert cos.min() > 0.999
-    ink = imgs.sum(1)                                            # (N, H, W)
+    ink = imgs.sum(1)  # (N, H, W)
     ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
     cx = (ink * xs).sum((1, 2)) / ink.sum((1, 2))
     cy = (ink * ys).sum((1, 2)) / ink.sum((1, 2))
@@ -145,11 +152,14 @@ def test_shapes_bad_arguments_name_the_argument():
 
 # ------------------------------------------------------------------------------ torchvision
 
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Any attempt to open a socket fails at once, as offline."""
+
     def refuse(*args, **kwargs):
         raise OSError("network disabled in tests")
+
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
 

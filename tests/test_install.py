@@ -1,19 +1,24 @@
 """Who installs what: pyproject's extras give a student course_lib, JupyterLab and Validate only, an
 instructor the grading tools, a developer everything; environment.yml installs the student's set, and
 `make lab` opens JupyterLab with nbgrader's instructor plugins and the news pop-up switched off."""
+
 from __future__ import annotations
 
 import json
 import re
-import tomllib
 
+import tomllib
 import yaml
 
 from tests.notebook_tools import ROOT
 
 STUDENT_CONFIG = ROOT / "jupyter-config" / "student"
-INSTRUCTOR_PLUGINS = ["@jupyter/nbgrader:menu", "@jupyter/nbgrader:formgrader",
-                      "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list"]
+INSTRUCTOR_PLUGINS = [
+    "@jupyter/nbgrader:menu",
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:course-list",
+]
 
 
 def _extras() -> dict[str, set[str]]:
@@ -37,8 +42,18 @@ def _extras() -> dict[str, set[str]]:
 def test_student_extra_has_jupyterlab_and_validate_and_no_developer_tools():
     student = _extras()["student"]
     assert {"jupyterlab", "ipykernel", "nbgrader"} <= student, "JupyterLab, a kernel and nbgrader's Validate"
-    developer_only = {"jupyter-book", "playwright", "psycopg2-binary", "pytest", "pytest-xdist", "nbval",
-                      "ruff", "axe-playwright-python", "dask", "sphinx-mathjax-offline"}
+    developer_only = {
+        "jupyter-book",
+        "playwright",
+        "psycopg2-binary",
+        "pytest",
+        "pytest-xdist",
+        "nbval",
+        "ruff",
+        "axe-playwright-python",
+        "dask",
+        "sphinx-mathjax-offline",
+    }
     assert not student & developer_only, f"a student would install {sorted(student & developer_only)}"
 
 

@@ -1,5 +1,6 @@
 """course_lib.length_extrapolation: minimum code distance, RoPE attention against a complex-number
 oracle, and the learned table's untrained rows (float32, tolerance 1e-5)."""
+
 import math
 
 import pytest
@@ -7,8 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.data.order import make_order_task
-from course_lib.length_extrapolation import (LengthClassifier, LengthClassifierConfig, RotarySelfAttention,
-                                             min_pairwise_distance)
+from course_lib.length_extrapolation import (
+    LengthClassifier,
+    LengthClassifierConfig,
+    RotarySelfAttention,
+    min_pairwise_distance,
+)
 
 
 def test_min_pairwise_distance_is_the_closest_pair_of_different_positions():

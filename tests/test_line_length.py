@@ -7,6 +7,7 @@ CHAPTERS_WITHIN_LIMIT lists the chapters that comply and must stay so. The other
 their present number of long lines (LONG_LINES_BUDGET) so the count can only fall; when a chapter
 reaches 0, move it into CHAPTERS_WITHIN_LIMIT and drop its budget.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,16 @@ URL = re.compile(r"\S*https?://\S+$")
 CHAPTERS_WITHIN_LIMIT: list[str] = []  # on main at 0e85147 no chapter complies yet (see the budget)
 # Long code lines per solution notebook on main at 0e85147 (the chapter helpers are reformatting).
 LONG_LINES_BUDGET = {
-    "01_rnn_limits": 82, "02_embeddings": 74, "03_attention": 73, "04_multi_head_attention": 104,
-    "05_positional_encoding": 97, "06_transformer": 148, "07_vision_transformer": 87,
-    "08_swin_transformer": 124, "09_clip": 92, "10_mae": 80,
+    "01_rnn_limits": 82,
+    "02_embeddings": 74,
+    "03_attention": 73,
+    "04_multi_head_attention": 104,
+    "05_positional_encoding": 97,
+    "06_transformer": 148,
+    "07_vision_transformer": 87,
+    "08_swin_transformer": 124,
+    "09_clip": 92,
+    "10_mae": 80,
 }
 
 
@@ -71,8 +79,9 @@ def test_every_chapter_is_listed_once():
 @pytest.mark.parametrize("chapter", CHAPTERS_WITHIN_LIMIT)
 def test_code_lines_fit_the_website(chapter):
     long = long_code_lines(load("solutions", chapter))
-    assert not long, (f"{chapter}: {len(long)} code lines longer than {LIMIT} characters, first in cell "
-                      f"{long[0][0]}: {long[0][1]!r}")
+    assert not long, (
+        f"{chapter}: {len(long)} code lines longer than {LIMIT} characters, first in cell {long[0][0]}: {long[0][1]!r}"
+    )
 
 
 @pytest.mark.parametrize("chapter", sorted(LONG_LINES_BUDGET))
@@ -80,6 +89,7 @@ def test_long_code_lines_do_not_grow(chapter):
     long = long_code_lines(load("solutions", chapter))
     assert len(long) <= LONG_LINES_BUDGET[chapter], (
         f"{chapter} has {len(long)} code lines over {LIMIT} characters, more than its budget "
-        f"{LONG_LINES_BUDGET[chapter]}: keep new lines within {LIMIT}; the newest long one: {long[-1][1]!r}")
+        f"{LONG_LINES_BUDGET[chapter]}: keep new lines within {LIMIT}; the newest long one: {long[-1][1]!r}"
+    )
     if not long:
         pytest.fail(f"{chapter} now fits in {LIMIT} characters: move it to CHAPTERS_WITHIN_LIMIT")

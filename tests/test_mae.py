@@ -1,4 +1,5 @@
 """course_lib.mae against torch's unfold/fold and closed forms written here (float32, tolerance 1e-6)."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -119,8 +120,9 @@ def _loss_by_hand(pred, target, mask, norm):
 def test_mae_loss_counts_removed_patches_only(B, L, D, norm):
     pred, target = torch.randn(B, L, D, generator=_g(1)), 3 * torch.randn(B, L, D, generator=_g(2)) + 1
     _, mask, _ = mae.random_masking(pred, 0.5, torch.rand(B, L, generator=_g(3)))
-    torch.testing.assert_close(mae.mae_loss(pred, target, mask, norm), _loss_by_hand(pred, target, mask, norm),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        mae.mae_loss(pred, target, mask, norm), _loss_by_hand(pred, target, mask, norm), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_mae_loss_rejects_bad_shapes():

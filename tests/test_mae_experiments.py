@@ -1,4 +1,5 @@
 """course_lib.mae_experiments: fine-tuning an MAE encoder and reading its [CLS] attention."""
+
 import pytest
 import torch
 from torch import nn

@@ -1,4 +1,5 @@
 """course_lib.mae_model: shapes, the encoder sees only visible tokens, the loss, pretraining and the probe."""
+
 import pytest
 import torch
 
@@ -20,8 +21,7 @@ def test_forward_shapes_and_mask_ratio():
 
 
 def test_encoder_sees_only_visible_tokens():
-    model = _model(image_size=16, patch_size=4, d_model=16, n_heads=2, n_layers=1, decoder_d_model=8,
-                   decoder_n_heads=2)
+    model = _model(image_size=16, patch_size=4, d_model=16, n_heads=2, n_layers=1, decoder_d_model=8, decoder_n_heads=2)
     imgs = torch.rand(2, 1, 16, 16)
     noise = torch.rand(2, 16)  # fixes which 4 of the 16 patches stay visible
     latent, mask, ids = model.forward_encoder(imgs, 0.75, noise)
@@ -32,7 +32,7 @@ def test_encoder_sees_only_visible_tokens():
         """imgs with patch ``patch`` (row-major in the 4 x 4 grid) of image 0 replaced by noise."""
         out = imgs.clone()
         r, c = divmod(patch, 4)
-        out[0, :, 4 * r:4 * r + 4, 4 * c:4 * c + 4] = torch.rand(1, 4, 4) + 2
+        out[0, :, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4] = torch.rand(1, 4, 4) + 2
         return out
 
     same, _, _ = model.forward_encoder(changed(masked[0]), 0.75, noise)
@@ -63,8 +63,9 @@ def test_pretraining_reduces_the_loss_and_probe_runs():
     assert sum(losses[-5:]) < sum(losses[:5])
     feats = model.features(imgs)
     assert feats.shape == (64, model.config.d_model)
-    acc = mae_model.linear_probe(feats[::2], (torch.arange(64) < 32)[::2].long(), feats[1::2],
-                                 (torch.arange(64) < 32)[1::2].long())
+    acc = mae_model.linear_probe(
+        feats[::2], (torch.arange(64) < 32)[::2].long(), feats[1::2], (torch.arange(64) < 32)[1::2].long()
+    )
     assert acc >= 0.8, f"the probe cannot tell dark-topped images apart (chance 0.5, 32 test images): {acc}"
 
 

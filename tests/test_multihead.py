@@ -3,6 +3,7 @@
 nn.MultiheadAttention's boolean masks mean True = BLOCKED; ours (chapter 3, SDPA) mean True = may
 attend, so every comparison passes ``~mask`` to torch.
 """
+
 import pytest
 import torch
 from torch import nn
@@ -35,7 +36,7 @@ def test_split_heads_matches_view_transpose_and_merge_inverts(B, T, C, h):
     s = M.split_heads(x, h)
     assert s.shape == (B, h, T, C // h)
     for head in range(h):  # head i holds channels [i·d, (i+1)·d) of every token
-        torch.testing.assert_close(s[:, head], x[..., head * (C // h):(head + 1) * (C // h)])
+        torch.testing.assert_close(s[:, head], x[..., head * (C // h) : (head + 1) * (C // h)])
     torch.testing.assert_close(M.merge_heads(s), x)
 
 
@@ -161,20 +162,44 @@ def test_flops_match_torch_flop_counter(n, C, h):
     assert M.mha_flops(n, C, h) == counter.get_total_flops()
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: M.split_heads(torch.ones(2, 5, 10), 3), r"C = 10.*divisible by n_heads = 3; got x \(2, 5, 10\)"),
-    (lambda: M.split_heads(torch.ones(5, 10), 2), r"x must be \(B, T, C\); got shape \(5, 10\)"),
-    (lambda: M.merge_heads(torch.ones(2, 5, 10)), r"x must be \(B, h, T, d_head\); got shape \(2, 5, 10\)"),
-    (lambda: M.MultiHeadAttention(10, 3), r"d_model must be a positive multiple of n_heads; got d_model=10, n_heads=3"),
-    (lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 6)), r"query must be \(B, T, d_model=8\); got query \(2, 5, 6\)"),
-    (lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), torch.ones(3, 4, 8)), r"share the batch size B.*key \(3, 4, 8\)"),
-    (lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), torch.ones(2, 4, 8), torch.ones(2, 3, 8)), r"same length S.*value \(2, 3, 8\)"),
-    (lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), mask=torch.ones(5, 4, dtype=torch.bool)), r"mask must be \(L, S\) = \(5, 5\).*got mask \(5, 4\)"),
-    (lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), mask=torch.ones(3, 1, 5, dtype=torch.bool)), r"\(B, 1, S\) = \(2, 1, 5\).*got mask \(3, 1, 5\)"),
-    (lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), mask=torch.ones(5, 5, dtype=torch.long)), r"mask must be bool.*torch.int64"),
-    (lambda: M.mha_param_count(10, 4), r"divisible by n_heads; got d_model=10, n_heads=4"),
-    (lambda: M.mha_flops(0, 8, 2), r"n must be a positive int; got 0"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: M.split_heads(torch.ones(2, 5, 10), 3), r"C = 10.*divisible by n_heads = 3; got x \(2, 5, 10\)"),
+        (lambda: M.split_heads(torch.ones(5, 10), 2), r"x must be \(B, T, C\); got shape \(5, 10\)"),
+        (lambda: M.merge_heads(torch.ones(2, 5, 10)), r"x must be \(B, h, T, d_head\); got shape \(2, 5, 10\)"),
+        (
+            lambda: M.MultiHeadAttention(10, 3),
+            r"d_model must be a positive multiple of n_heads; got d_model=10, n_heads=3",
+        ),
+        (
+            lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 6)),
+            r"query must be \(B, T, d_model=8\); got query \(2, 5, 6\)",
+        ),
+        (
+            lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), torch.ones(3, 4, 8)),
+            r"share the batch size B.*key \(3, 4, 8\)",
+        ),
+        (
+            lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), torch.ones(2, 4, 8), torch.ones(2, 3, 8)),
+            r"same length S.*value \(2, 3, 8\)",
+        ),
+        (
+            lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), mask=torch.ones(5, 4, dtype=torch.bool)),
+            r"mask must be \(L, S\) = \(5, 5\).*got mask \(5, 4\)",
+        ),
+        (
+            lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), mask=torch.ones(3, 1, 5, dtype=torch.bool)),
+            r"\(B, 1, S\) = \(2, 1, 5\).*got mask \(3, 1, 5\)",
+        ),
+        (
+            lambda: M.MultiHeadAttention(8, 2)(torch.ones(2, 5, 8), mask=torch.ones(5, 5, dtype=torch.long)),
+            r"mask must be bool.*torch.int64",
+        ),
+        (lambda: M.mha_param_count(10, 4), r"divisible by n_heads; got d_model=10, n_heads=4"),
+        (lambda: M.mha_flops(0, 8, 2), r"n must be a positive int; got 0"),
+    ],
+)
 def test_bad_input_raises_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()

@@ -1,7 +1,7 @@
 """Graded test cells, run in-process: the solution passes, the untouched release fails, every
 registered common mistake (course_lib/mistakes/chNN_slug.py) fails, and so does calling course_lib."""
+
 import importlib
-import re
 from functools import lru_cache
 
 import pytest
@@ -17,8 +17,10 @@ def _outcomes(chapter: str, grade_id: str) -> dict:
     """mistake id -> the exception the graded cell raised with that mistake in place (None: it passed)."""
     namespace = solution_namespace(chapter)
     cell = graded_cell(chapter, grade_id)
-    return {mistake.id: run_graded(cell, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
-            for mistake in _mistakes(chapter, grade_id)}
+    return {
+        mistake.id: run_graded(cell, {**namespace, mistake.replaces: mistakes.as_student_code(mistake)})
+        for mistake in _mistakes(chapter, grade_id)
+    }
 
 
 def _mistakes(chapter: str, grade_id: str) -> list:
@@ -42,7 +44,9 @@ class ChapterCells:
     def test_common_mistakes_fail(self, grade_id):
         chapter = self.chapter
         registered = _mistakes(chapter, grade_id)
-        assert len(registered) >= 2, f"{grade_id}: register at least two common mistakes in course_lib/mistakes/ch{chapter}.py"
+        assert len(registered) >= 2, (
+            f"{grade_id}: register at least two common mistakes in course_lib/mistakes/ch{chapter}.py"
+        )
         survivors = [mistake_id for mistake_id, err in _outcomes(chapter, grade_id).items() if err is None]
         assert not survivors, f"{grade_id} gives points to these mistakes: {survivors}"
 
@@ -69,10 +73,10 @@ class ChapterCells:
         namespace = solution_namespace(chapter)
         for name in functions_under_test(load("solutions", chapter), cell):
             reference = getattr(importlib.import_module(f"course_lib.{owner(name)}"), name)
-            student = reference if isinstance(reference, type) else \
-                (lambda *a, _r=reference, **k: _r(*a, **k))
+            student = reference if isinstance(reference, type) else (lambda *a, _r=reference, **k: _r(*a, **k))
             with pytest.raises(Exception, match="reference"):
                 run_cell(cell.source, {**namespace, name: student})
+
 
 def test_chapter_3_names_every_mistake():
     assert all(m.named for m in mistakes.for_chapter("03_attention"))

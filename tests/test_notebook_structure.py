@@ -1,4 +1,5 @@
 """Every chapter notebook follows the template (DESIGN §3): checked for all chapters in solutions/."""
+
 import ast
 import importlib
 import inspect
@@ -66,7 +67,9 @@ def test_points_and_cells(chapter):
         assert len(hidden_lines(cell.source)) >= 3, f"{nbgrader_meta(cell)['grade_id']} has no real hidden tests"
         assert "grading." in "\n".join(hidden_lines(cell.source)), "hidden tests call the grading helpers"
         visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
-        assert re.search(r"\bassert |grading\.(assert_close|assert_shape|check)\(", visible), "visible checks come first"
+        assert re.search(r"\bassert |grading\.(assert_close|assert_shape|check)\(", visible), (
+            "visible checks come first"
+        )
     for cell in nb.cells:
         if nbgrader_meta(cell).get("solution") or cell in tests:
             assert "skip-execution" in cell.metadata.get("tags", []), "exercise cells are skipped on the site"

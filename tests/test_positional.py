@@ -1,4 +1,5 @@
 """course_lib.positional against closed forms written here (tolerance 1e-5 float32)."""
+
 import math
 
 import pytest
@@ -13,8 +14,13 @@ TOL = dict(atol=1e-5, rtol=1e-5)
 
 
 def _closed_form(T, d, dtype=torch.float32):
-    return torch.tensor([[math.sin(p / 10000 ** (j / d)) if j % 2 == 0 else math.cos(p / 10000 ** ((j - 1) / d))
-                          for j in range(d)] for p in range(T)], dtype=dtype)
+    return torch.tensor(
+        [
+            [math.sin(p / 10000 ** (j / d)) if j % 2 == 0 else math.cos(p / 10000 ** ((j - 1) / d)) for j in range(d)]
+            for p in range(T)
+        ],
+        dtype=dtype,
+    )
 
 
 @pytest.mark.parametrize("T, d", [(1, 2), (7, 4), (50, 16), (128, 64)])
@@ -82,16 +88,25 @@ def test_positional_encodings_keep_device():
     assert P.SinusoidalPositionalEncoding(4, 8).to("meta")(torch.ones(1, 3, 4, device="meta")).device.type == "meta"
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: P.sinusoidal_encoding(5, 7), r"d must be even.*got d=7"),
-    (lambda: P.sinusoidal_encoding(0, 4), r"T must be a positive int; got 0"),
-    (lambda: P.SinusoidalPositionalEncoding(8, 4)(torch.ones(1, 5, 8)), r"T=5 exceeds max_len=4"),
-    (lambda: P.SinusoidalPositionalEncoding(8, 4)(torch.ones(1, 3, 6)), r"x must be \(B, T, d_model=8\); got x \(1, 3, 6\)"),
-    (lambda: P.LearnedPositionalEmbedding(4, 8)(torch.ones(3, 8)), r"x must be \(B, T, d_model=8\); got x \(3, 8\)"),
-    (lambda: P.offset_rotation(1, 5), r"d must be even; got d=5"),
-    (lambda: P.binary_encoding(4, 0), r"n_bits must be a positive int; got 0"),
-    (lambda: P.permutation_equivariance_gap(nn.Identity(), torch.ones(1, 4, 2), torch.arange(3)), r"perm \(3,\)"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: P.sinusoidal_encoding(5, 7), r"d must be even.*got d=7"),
+        (lambda: P.sinusoidal_encoding(0, 4), r"T must be a positive int; got 0"),
+        (lambda: P.SinusoidalPositionalEncoding(8, 4)(torch.ones(1, 5, 8)), r"T=5 exceeds max_len=4"),
+        (
+            lambda: P.SinusoidalPositionalEncoding(8, 4)(torch.ones(1, 3, 6)),
+            r"x must be \(B, T, d_model=8\); got x \(1, 3, 6\)",
+        ),
+        (
+            lambda: P.LearnedPositionalEmbedding(4, 8)(torch.ones(3, 8)),
+            r"x must be \(B, T, d_model=8\); got x \(3, 8\)",
+        ),
+        (lambda: P.offset_rotation(1, 5), r"d must be even; got d=5"),
+        (lambda: P.binary_encoding(4, 0), r"n_bits must be a positive int; got 0"),
+        (lambda: P.permutation_equivariance_gap(nn.Identity(), torch.ones(1, 4, 2), torch.arange(3)), r"perm \(3,\)"),
+    ],
+)
 def test_bad_input_raises_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()

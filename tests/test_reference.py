@@ -1,5 +1,6 @@
 """course_lib.reference: the lock on reference implementations, the lift inside allowed references,
 and the registry helpers (load_all, owner)."""
+
 import pytest
 import torch
 from torch import nn

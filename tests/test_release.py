@@ -1,4 +1,5 @@
 """chapters/ is exactly what `make release` generates from solutions/."""
+
 import nbformat
 import pytest
 
@@ -30,8 +31,12 @@ def test_release_folder_has_nothing_else(fresh_release):
 
 def test_normalize_strips_outputs_and_volatile_metadata():
     nb = nbformat.v4.new_notebook(metadata={"jupytext": {"x": 1}, "widgets": {}})
-    cell = nbformat.v4.new_code_cell("1 + 1", execution_count=3, outputs=[nbformat.v4.new_output("stream", text="2")],
-                                     metadata={"collapsed": True, "tags": ["t"]})
+    cell = nbformat.v4.new_code_cell(
+        "1 + 1",
+        execution_count=3,
+        outputs=[nbformat.v4.new_output("stream", text="2")],
+        metadata={"collapsed": True, "tags": ["t"]},
+    )
     nb.cells = [nbformat.v4.new_markdown_cell("# Hi"), cell]
     out = normalize(nb)
     assert set(out.metadata) == {"kernelspec", "language_info"}

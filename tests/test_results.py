@@ -1,4 +1,5 @@
 """course_lib.results: figures a notebook records for `make bench`, and their targets."""
+
 import math
 
 import pytest

@@ -1,10 +1,11 @@
 """course_lib.rnn against torch.nn.RNN / nn.LSTMCell and autograd (float32, atol 1e-5 unless stated)."""
+
 import pytest
 import torch
 from torch import nn
 
-from course_lib import rnn as R
 from course_lib import long_range as LR
+from course_lib import rnn as R
 from course_lib.long_range import DistanceExperimentConfig, accuracy_vs_distance, make_model
 
 TOL = dict(atol=1e-5, rtol=1e-5)
@@ -92,16 +93,25 @@ def test_rnn_forward_keeps_the_device():
     assert out.device.type == "meta" and h.shape == (2, 4)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(x=torch.randn(5, 3)), "x must be 3-D"),
-    (dict(W_ih=torch.randn(4, 2)), r"W_ih must be \(1·H, D\) = \(4, 3\)"),
-    (dict(W_hh=torch.randn(4, 5)), r"W_hh must be \(1·H, H\)"),
-    (dict(b_hh=torch.randn(5)), r"b_hh must be \(1·H,\) = \(4,\)"),
-    (dict(h0=torch.randn(3, 4)), r"h0 must be \(B, H\) = \(2, 4\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(x=torch.randn(5, 3)), "x must be 3-D"),
+        (dict(W_ih=torch.randn(4, 2)), r"W_ih must be \(1·H, D\) = \(4, 3\)"),
+        (dict(W_hh=torch.randn(4, 5)), r"W_hh must be \(1·H, H\)"),
+        (dict(b_hh=torch.randn(5)), r"b_hh must be \(1·H,\) = \(4,\)"),
+        (dict(h0=torch.randn(3, 4)), r"h0 must be \(B, H\) = \(2, 4\)"),
+    ],
+)
 def test_rnn_forward_rejects_bad_shapes(kwargs, message):
-    args = dict(x=torch.randn(5, 2, 3), W_ih=torch.randn(4, 3), W_hh=torch.randn(4, 4), b_ih=torch.randn(4),
-                b_hh=torch.randn(4), h0=None)
+    args = dict(
+        x=torch.randn(5, 2, 3),
+        W_ih=torch.randn(4, 3),
+        W_hh=torch.randn(4, 4),
+        b_ih=torch.randn(4),
+        b_hh=torch.randn(4),
+        h0=None,
+    )
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         R.rnn_forward(**args)
@@ -113,11 +123,25 @@ def test_bptt_and_lstm_reject_bad_shapes():
     with pytest.raises(ValueError, match=r"grad_last must be \(B, H\) = \(2, 4\)"):
         R.bptt_grad_norms(torch.randn(5, 2, 4), torch.randn(4, 4), torch.randn(4))
     with pytest.raises(ValueError, match=r"W_ih must be \(4·H, D\)"):
-        R.lstm_cell(torch.randn(2, 3), torch.randn(2, 4), torch.randn(2, 4), torch.randn(4, 3), torch.randn(16, 4),
-                    torch.randn(16), torch.randn(16))
+        R.lstm_cell(
+            torch.randn(2, 3),
+            torch.randn(2, 4),
+            torch.randn(2, 4),
+            torch.randn(4, 3),
+            torch.randn(16, 4),
+            torch.randn(16),
+            torch.randn(16),
+        )
     with pytest.raises(ValueError, match="same B"):
-        R.lstm_cell(torch.randn(3, 3), torch.randn(2, 4), torch.randn(2, 4), torch.randn(16, 3), torch.randn(16, 4),
-                    torch.randn(16), torch.randn(16))
+        R.lstm_cell(
+            torch.randn(3, 3),
+            torch.randn(2, 4),
+            torch.randn(2, 4),
+            torch.randn(16, 3),
+            torch.randn(16, 4),
+            torch.randn(16),
+            torch.randn(16),
+        )
     with pytest.raises(ValueError, match="num_layers"):
         R.VanillaRNN(3, 4, num_layers=0)
 
@@ -135,8 +159,7 @@ def test_classifiers_and_models_have_the_right_shapes():
 def test_accuracy_vs_distance_is_deterministic_and_learns_short_distances():
     """80 steps at distances 2 and 4 are enough for every model: well above chance (0.5; one
     standard error on 128 validation sequences is 0.044, the margin is 0.2)."""
-    cfg = DistanceExperimentConfig(distances=(2, 4), seeds=(0,), steps=80, batch_size=16, n_valid=128,
-                                   hidden_size=16)
+    cfg = DistanceExperimentConfig(distances=(2, 4), seeds=(0,), steps=80, batch_size=16, n_valid=128, hidden_size=16)
     a = accuracy_vs_distance(("rnn", "lstm", "attention"), cfg, progress=False)
     b = accuracy_vs_distance(("rnn", "lstm", "attention"), cfg, progress=False)
     assert a.accuracy["rnn"].shape == (1, 2)
@@ -179,8 +202,9 @@ def test_search_settings_picks_the_best_mean_and_reports_every_candidate(monkeyp
     best, acc = LR.search_settings("rnn", grid, (3, 5), seeds=(100, 101), config=DistanceExperimentConfig())
     assert best.lr == 0.2 and acc.shape == (3, 2)
     torch.testing.assert_close(acc[:, 0], torch.tensor([0.6, 0.9, 0.7]))
-    assert seen_valid_seeds == {DistanceExperimentConfig().valid_seed + 10**6}, \
+    assert seen_valid_seeds == {DistanceExperimentConfig().valid_seed + 10**6}, (
         "the search must not score on the comparison's validation sequences"
+    )
     with pytest.raises(ValueError, match="candidates"):
         LR.search_settings("rnn", [], (3,), seeds=(0,))
     with pytest.raises(ValueError, match="seeds"):

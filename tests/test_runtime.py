@@ -1,4 +1,5 @@
 """course_lib.runtime: device choice, seeding, fast mode."""
+
 import random
 
 import numpy as np
@@ -18,9 +19,15 @@ def test_get_device_default_works_here_and_takes_a_visible_gpu(monkeypatch):
         assert device.type == "cuda"
 
 
-@pytest.mark.parametrize("cuda, mps, expected", [
-    (True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu"),
-])
+@pytest.mark.parametrize(
+    "cuda, mps, expected",
+    [
+        (True, True, "cuda"),
+        (True, False, "cuda"),
+        (False, True, "mps"),
+        (False, False, "cpu"),
+    ],
+)
 def test_get_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
     """What torch reports is faked at torch's own functions; the table is the documented order."""
     monkeypatch.delenv(runtime.DEVICE_ENV, raising=False)
@@ -65,9 +72,16 @@ def test_seed_everything_returns_a_seeded_generator():
         course_lib.seed_everything("0")
 
 
-@pytest.mark.parametrize("flag, nbgrader, expected", [
-    ("1", False, True), ("true", False, True), ("0", True, False), ("", True, True), ("", False, False),
-])
+@pytest.mark.parametrize(
+    "flag, nbgrader, expected",
+    [
+        ("1", False, True),
+        ("true", False, True),
+        ("0", True, False),
+        ("", True, True),
+        ("", False, False),
+    ],
+)
 def test_fast_mode_from_environment(monkeypatch, flag, nbgrader, expected):
     monkeypatch.setenv(runtime.FAST_ENV, flag)
     if nbgrader:

@@ -5,6 +5,7 @@ files in course_lib / torch / site-packages for later students, and send data ov
 between students graded before and after them. It needs bubblewrap: skipped with the reason
 when it is missing, except in CI (``CI`` set), where that is a failure.
 """
+
 import json
 import os
 import sys
@@ -45,8 +46,15 @@ def test_the_kernel_sees_only_its_folder_and_read_only_python(tmp_path):
         for secret in (ROOT / "solutions", ROOT / ".git", grading):
             assert not secret.is_relative_to(path), f"{source} would expose {secret}"
     assert any(Path(s).is_relative_to(Path(sys.prefix)) or s == sys.prefix for s in ro)
-    for flag in ("--unshare-net", "--unshare-pid", "--unshare-user", "--disable-userns", "--clearenv",
-                 "--die-with-parent", "--new-session"):
+    for flag in (
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-user",
+        "--disable-userns",
+        "--clearenv",
+        "--die-with-parent",
+        "--new-session",
+    ):
         assert flag in argv
     assert argv[argv.index("--cap-drop") + 1] == "ALL"
 

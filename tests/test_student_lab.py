@@ -5,6 +5,7 @@ NotImplementedError; puts in a wrong answer (the unscaled scores) and the test n
 Validate lists the failing tests; no instructor menu or panel is there. Screenshots go to
 test-artifacts/screenshots/lab-*.png, like the site's.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,10 @@ pytestmark = pytest.mark.slow
 
 CHAPTER = "03_attention"
 EXERCISE, TEST = "attention_scores", "test_attention_scores"  # the chapter's first exercise and its test
-WRONG = ("def attention_scores(q: Tensor, k: Tensor) -> Tensor:\n"
-         "    return q @ k.transpose(-2, -1)  # forgot the 1/sqrt(d_k)\n")
+WRONG = (
+    "def attention_scores(q: Tensor, k: Tensor) -> Tensor:\n"
+    "    return q @ k.transpose(-2, -1)  # forgot the 1/sqrt(d_k)\n"
+)
 NAMED = "the division by √d_k is missing"  # course_lib/mistakes/ch03_attention.py, scores-unscaled
 SLOW_MS = 600_000  # the machine is shared: torch imports and a notebook run can take minutes
 
@@ -58,14 +61,30 @@ def lab(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"} | {
         "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter-config" / "student"),  # what `make lab` sets
         "JUPYTER_CONFIG_DIR": str(home / "config"),  # no personal ~/.jupyter
-        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "COURSE_LIB_FAST": "1", "COURSE_LIB_DEVICE": "cpu"}
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "COURSE_LIB_FAST": "1",
+        "COURSE_LIB_DEVICE": "cpu",
+    }
     jupyter = Path(sys.executable).parent / "jupyter"
     log = open(home / "lab.log", "w")
     server = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.token={token}",
-         "--LabApp.expose_app_in_browser=True", "--allow-root"],  # the test reads the notebook through the app
-        cwd=home / "chapters", env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--ServerApp.token={token}",
+            "--LabApp.expose_app_in_browser=True",
+            "--allow-root",
+        ],  # the test reads the notebook through the app
+        cwd=home / "chapters",
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
@@ -110,13 +129,17 @@ def test_student_runs_the_chapter_meets_the_exercise_and_validates(lab):
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(SLOW_MS)
         page.goto(f"{base}/lab/tree/{CHAPTER}/{CHAPTER}.ipynb?token={token}", timeout=SLOW_MS)
-        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                               " && window.jupyterapp.shell.currentWidget.content.widgets.length > 20")
-        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-                               " === 'idle'")
+        page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+            " && window.jupyterapp.shell.currentWidget.sessionContext"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+            " && window.jupyterapp.shell.currentWidget.content.widgets.length > 20"
+        )
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+            " === 'idle'"
+        )
         page.screenshot(path=SCREENSHOTS / "lab-opened.png")
 
         # No instructor tools: no "Nbgrader" menu, no Create Assignment or Formgrader panel or command;
@@ -141,15 +164,21 @@ def test_student_runs_the_chapter_meets_the_exercise_and_validates(lab):
 
         # A wrong answer: the visible test names the mistake.
         exercise = page.evaluate(CELL_INDEX, EXERCISE)
-        page.evaluate("""([i, source]) => {
+        page.evaluate(
+            """([i, source]) => {
           const nb = window.jupyterapp.shell.currentWidget.content;
           nb.widgets[i].model.sharedModel.setSource(source);
           nb.activeCellIndex = i;
-        }""", [exercise, WRONG])
-        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-                               " === 'idle'")
-        page.evaluate("async () => { await window.jupyterapp.commands.execute('notebook:run-cell-and-select-next');"
-                      " await window.jupyterapp.commands.execute('notebook:run-cell-and-select-next'); }")
+        }""",
+            [exercise, WRONG],
+        )
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
+        )
+        page.evaluate(
+            "async () => { await window.jupyterapp.commands.execute('notebook:run-cell-and-select-next');"
+            " await window.jupyterapp.commands.execute('notebook:run-cell-and-select-next'); }"
+        )
         page.wait_for_function(f"() => ({CELL_OUTPUT})({test_cell}).includes('Likely mistake')")
         message = page.evaluate(CELL_OUTPUT, test_cell)
         assert NAMED in message and "NotImplementedError" not in message, message[-800:]

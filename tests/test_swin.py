@@ -1,5 +1,6 @@
 """Tests of course_lib.swin against torchvision's Swin (the oracle), with every parameter
 randomised. Tolerance: exact equality (0.0) — the operations run in torchvision's order."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,12 +19,17 @@ def _randomise(module: torch.nn.Module, std: float = 0.5) -> None:
 
 def _weights(C: int, h: int, M: int, seed: int):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(3 * C, C, generator=g) / C ** 0.5, torch.randn(3 * C, generator=g),
-            torch.randn(C, C, generator=g) / C ** 0.5, torch.randn(C, generator=g),
-            torch.randn((2 * M - 1) ** 2, h, generator=g))
+    return (
+        torch.randn(3 * C, C, generator=g) / C**0.5,
+        torch.randn(3 * C, generator=g),
+        torch.randn(C, C, generator=g) / C**0.5,
+        torch.randn(C, generator=g),
+        torch.randn((2 * M - 1) ** 2, h, generator=g),
+    )
 
 
 # ------------------------------------------------------------------------------ windows
+
 
 @pytest.mark.parametrize("B, H, W, C, M", [(1, 4, 4, 1, 2), (2, 8, 12, 3, 4), (3, 14, 7, 5, 7)])
 def test_window_partition_matches_explicit_slicing_and_reverse_inverts_it(B, H, W, C, M):
@@ -34,7 +40,7 @@ def test_window_partition_matches_explicit_slicing_and_reverse_inverts_it(B, H, 
     for b in range(B):
         for i in range(H // M):
             for j in range(W // M):
-                assert torch.equal(windows[k], x[b, i * M:(i + 1) * M, j * M:(j + 1) * M].reshape(M * M, C))
+                assert torch.equal(windows[k], x[b, i * M : (i + 1) * M, j * M : (j + 1) * M].reshape(M * M, C))
                 k += 1
     assert torch.equal(swin.window_reverse(windows, M, H, W), x)
 
@@ -49,6 +55,7 @@ def test_window_functions_reject_maps_the_window_does_not_tile():
 
 
 # ------------------------------------------------------------------------------ relative position
+
 
 @pytest.mark.parametrize("M", [1, 2, 4, 7])
 def test_relative_position_index_matches_torchvision(M):
@@ -71,16 +78,24 @@ def test_gather_relative_bias_checks_the_table_shape():
 
 # ------------------------------------------------------------------------------ attention
 
-@pytest.mark.parametrize("B, H, W, C, h, M, s", [
-    (2, 8, 8, 16, 2, 4, 0), (2, 8, 8, 16, 2, 4, 2), (1, 12, 8, 24, 3, 4, 1), (2, 14, 14, 8, 1, 7, 3),
-    (1, 16, 16, 12, 4, 4, 3),
-])
+
+@pytest.mark.parametrize(
+    "B, H, W, C, h, M, s",
+    [
+        (2, 8, 8, 16, 2, 4, 0),
+        (2, 8, 8, 16, 2, 4, 2),
+        (1, 12, 8, 24, 3, 4, 1),
+        (2, 14, 14, 8, 1, 7, 3),
+        (1, 16, 16, 12, 4, 4, 3),
+    ],
+)
 def test_shifted_window_attention_equals_torchvision_exactly(B, H, W, C, h, M, s):
     x = torch.randn(B, H, W, C)
     qkv_w, qkv_b, proj_w, proj_b, table = _weights(C, h, M, seed=H + s)
     bias = tvs._get_relative_position_bias(table, swin.relative_position_index(M).flatten(), [M, M])
-    want = tvs.shifted_window_attention(x, qkv_w, proj_w, bias, [M, M], h, [s, s], qkv_bias=qkv_b,
-                                        proj_bias=proj_b, training=False)
+    want = tvs.shifted_window_attention(
+        x, qkv_w, proj_w, bias, [M, M], h, [s, s], qkv_bias=qkv_b, proj_bias=proj_b, training=False
+    )
     got = swin.shifted_window_attention(x, qkv_w, qkv_b, proj_w, proj_b, table, M, h, s)
     assert (got - want).abs().max().item() == 0.0
 
@@ -91,8 +106,9 @@ def test_window_attention_on_one_window_is_unshifted_torchvision():
     qkv_w, qkv_b, proj_w, proj_b, table = _weights(C, h, M, seed=1)
     bias = swin.gather_relative_bias(table, M)
     got = swin.window_attention(x.view(B, M * M, C), qkv_w, qkv_b, proj_w, proj_b, bias, h)
-    want = tvs.shifted_window_attention(x, qkv_w, proj_w, bias.unsqueeze(0), [M, M], h, [0, 0],
-                                        qkv_bias=qkv_b, proj_bias=proj_b, training=False)
+    want = tvs.shifted_window_attention(
+        x, qkv_w, proj_w, bias.unsqueeze(0), [M, M], h, [0, 0], qkv_bias=qkv_b, proj_bias=proj_b, training=False
+    )
     assert torch.equal(got, want.view(B, M * M, C))
 
 
@@ -118,8 +134,7 @@ def _near_in_the_original_map(H: int, W: int, M: int, s: int) -> torch.Tensor:
     return torch.where(near, 0.0, -100.0)
 
 
-@pytest.mark.parametrize("H, W, M, s", [(12, 8, 4, 1), (8, 12, 4, 2), (12, 12, 4, 2), (6, 9, 3, 1),
-                                        (16, 20, 4, 3)])
+@pytest.mark.parametrize("H, W, M, s", [(12, 8, 4, 1), (8, 12, 4, 2), (12, 12, 4, 2), (6, 9, 3, 1), (16, 20, 4, 3)])
 def test_shift_window_mask_on_maps_three_or_more_windows_wide_and_non_square(H, W, M, s):
     # two windows wide, a band boundary at M and one at H − M coincide; here they do not
     assert torch.equal(swin.shift_window_mask(H, W, M, s), _near_in_the_original_map(H, W, M, s))
@@ -138,6 +153,7 @@ def test_shift_window_mask_rejects_bad_shift():
 
 
 # ------------------------------------------------------------------------------ merging, blocks, model
+
 
 @pytest.mark.parametrize("shape", [(2, 4, 4, 8), (1, 6, 10, 3)])
 def test_patch_merging_equals_torchvision(shape):
@@ -169,20 +185,38 @@ def test_swin_block_equals_torchvision(shift):
 
 
 def test_swin_model_equals_torchvision_swin_transformer():
-    config = swin.SwinConfig(image_size=32, in_channels=3, patch_size=2, embed_dim=16, depths=(2, 2, 2),
-                             n_heads=(2, 2, 4), window_size=4, mlp_ratio=2.0, n_classes=5)
-    ref = tvs.SwinTransformer([2, 2], 16, [2, 2, 2], [2, 2, 4], [4, 4], mlp_ratio=2.0,
-                              stochastic_depth_prob=0.0, num_classes=5).eval()
+    config = swin.SwinConfig(
+        image_size=32,
+        in_channels=3,
+        patch_size=2,
+        embed_dim=16,
+        depths=(2, 2, 2),
+        n_heads=(2, 2, 4),
+        window_size=4,
+        mlp_ratio=2.0,
+        n_classes=5,
+    )
+    ref = tvs.SwinTransformer(
+        [2, 2], 16, [2, 2, 2], [2, 2, 4], [4, 4], mlp_ratio=2.0, stochastic_depth_prob=0.0, num_classes=5
+    ).eval()
     _randomise(ref, std=0.3)
     ours = swin.Swin(config).eval()
-    mapping = {"patch_embed": "features.0.0", "patch_norm": "features.0.2", "stages.0": "features.1",
-               "merges.0": "features.2", "stages.1": "features.3", "merges.1": "features.4",
-               "stages.2": "features.5", "norm": "norm", "head": "head"}
+    mapping = {
+        "patch_embed": "features.0.0",
+        "patch_norm": "features.0.2",
+        "stages.0": "features.1",
+        "merges.0": "features.2",
+        "stages.1": "features.3",
+        "merges.1": "features.4",
+        "stages.2": "features.5",
+        "norm": "norm",
+        "head": "head",
+    }
     ref_state = ref.state_dict()
     state = {}
     for key in ours.state_dict():
         prefix = next(p for p in mapping if key.startswith(p + "."))
-        tv_key = mapping[prefix] + key[len(prefix):]
+        tv_key = mapping[prefix] + key[len(prefix) :]
         tv_key = tv_key.replace("mlp.2", "mlp.3")
         state[key] = ref_state[tv_key]
     ours.load_state_dict(state)
@@ -202,7 +236,7 @@ def test_swin_model_shapes_and_bad_input():
 def test_attention_cost_formulas_match_the_swin_paper():
     h = w = 56
     C, M = 96, 7
-    assert swin.msa_flops(h, w, C) - swin.wmsa_flops(h, w, C, M) == 2 * (h * w) ** 2 * C - 2 * M ** 2 * h * w * C
+    assert swin.msa_flops(h, w, C) - swin.wmsa_flops(h, w, C, M) == 2 * (h * w) ** 2 * C - 2 * M**2 * h * w * C
     assert swin.wmsa_flops(2 * h, 2 * w, C, M) == 4 * swin.wmsa_flops(h, w, C, M)  # linear in hw
 
 

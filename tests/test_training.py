@@ -1,4 +1,5 @@
 """course_lib.training and course_lib.plotting."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -21,8 +22,15 @@ def test_fit_learns_a_separable_problem_and_records_history():
     torch.manual_seed(0)
     model = nn.Linear(2, 2)
     loader = _separable_data()
-    history = training.fit(model, loader, torch.optim.SGD(model.parameters(), lr=0.5), epochs=5,
-                           device=torch.device("cpu"), valid_batches=_separable_data(seed=1), progress=False)
+    history = training.fit(
+        model,
+        loader,
+        torch.optim.SGD(model.parameters(), lr=0.5),
+        epochs=5,
+        device=torch.device("cpu"),
+        valid_batches=_separable_data(seed=1),
+        progress=False,
+    )
     assert len(history.train_loss) == len(history.valid_acc) == 5
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.valid_acc[-1] > 0.9

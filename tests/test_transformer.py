@@ -3,6 +3,7 @@ greedy decoding, the training pieces and errors on bad input.
 
 Parity tests randomise EVERY parameter (LayerNorm γ/β included) and compare in eval() with
 dropout 0. Tolerance: atol 1e-5, rtol 1e-4 (measured max |difference| ≤ 5e-7 in float32)."""
+
 import math
 
 import pytest
@@ -13,8 +14,17 @@ from course_lib.data import BOS, EOS, PAD
 from course_lib.data.translation import Batch
 from course_lib.data.vocab import Vocab
 from course_lib.decoding import (
-    attention_maps, cross_attention, evaluate_translation, ffn_grad_norms, greedy_decode, lookahead_table,
-    train_translation, translation_loss, warmup_constant, warmup_cosine, warmup_inverse_sqrt,
+    attention_maps,
+    cross_attention,
+    evaluate_translation,
+    ffn_grad_norms,
+    greedy_decode,
+    lookahead_table,
+    train_translation,
+    translation_loss,
+    warmup_constant,
+    warmup_cosine,
+    warmup_inverse_sqrt,
 )
 from course_lib.transformer import (
     DecoderLayer,
@@ -42,8 +52,8 @@ def copy_mha(src: nn.MultiheadAttention, dst) -> None:
     C = dst.q_proj.weight.shape[0]
     with torch.no_grad():
         for i, name in enumerate(["q_proj", "k_proj", "v_proj"]):
-            getattr(dst, name).weight.copy_(src.in_proj_weight[i * C:(i + 1) * C])
-            getattr(dst, name).bias.copy_(src.in_proj_bias[i * C:(i + 1) * C])
+            getattr(dst, name).weight.copy_(src.in_proj_weight[i * C : (i + 1) * C])
+            getattr(dst, name).bias.copy_(src.in_proj_bias[i * C : (i + 1) * C])
         dst.out_proj.weight.copy_(src.out_proj.weight)
         dst.out_proj.bias.copy_(src.out_proj.bias)
 
@@ -74,8 +84,9 @@ def key_padding(lengths, S):
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("activation, eps", [("relu", 1e-5), ("gelu", 1e-6)])
 def test_encoder_layer_matches_torch(norm_first, activation, eps):
-    oracle = nn.TransformerEncoderLayer(16, 4, 40, dropout=0.0, activation=activation, layer_norm_eps=eps,
-                                        batch_first=True, norm_first=norm_first)
+    oracle = nn.TransformerEncoderLayer(
+        16, 4, 40, dropout=0.0, activation=activation, layer_norm_eps=eps, batch_first=True, norm_first=norm_first
+    )
     randomise(oracle, 0).eval()
     layer = EncoderLayer(16, 4, 40, norm_first=norm_first, activation=activation, eps=eps).eval()
     copy_encoder_layer(oracle, layer)
@@ -109,8 +120,11 @@ def test_decoder_cross_attention_reads_the_memory():
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_stacks_match_torch(norm_first):
     enc_oracle = nn.TransformerEncoder(
-        nn.TransformerEncoderLayer(16, 2, 32, 0.0, batch_first=True, norm_first=norm_first), 3,
-        norm=nn.LayerNorm(16), enable_nested_tensor=False)
+        nn.TransformerEncoderLayer(16, 2, 32, 0.0, batch_first=True, norm_first=norm_first),
+        3,
+        norm=nn.LayerNorm(16),
+        enable_nested_tensor=False,
+    )
     randomise(enc_oracle, 5).eval()
     enc = TransformerEncoder(16, 2, 32, 3, norm_first=norm_first).eval()
     for ours, theirs in zip(enc.layers, enc_oracle.layers):
@@ -124,8 +138,16 @@ def test_stacks_match_torch(norm_first):
 
 
 def _model_and_oracle(norm_first: bool, seed: int = 6):
-    cfg = TransformerConfig(src_vocab_size=11, tgt_vocab_size=13, d_model=16, n_heads=4, d_ff=32,
-                            n_encoder_layers=2, n_decoder_layers=3, norm_first=norm_first)
+    cfg = TransformerConfig(
+        src_vocab_size=11,
+        tgt_vocab_size=13,
+        d_model=16,
+        n_heads=4,
+        d_ff=32,
+        n_encoder_layers=2,
+        n_decoder_layers=3,
+        norm_first=norm_first,
+    )
     model = randomise(Transformer(cfg), seed).eval()
     oracle = nn.Transformer(16, 4, 2, 3, 32, dropout=0.0, batch_first=True, norm_first=norm_first)
     randomise(oracle, seed + 1).eval()
@@ -154,8 +176,13 @@ def test_transformer_matches_nn_transformer(norm_first):
     scale = math.sqrt(16)
     src_x = model.src_embed(src) * scale + _sinusoids(6, 16)
     tgt_x = model.tgt_embed(tgt) * scale + _sinusoids(4, 16)
-    hidden = oracle(src_x, tgt_x, tgt_mask=nn.Transformer.generate_square_subsequent_mask(4),
-                    src_key_padding_mask=src == PAD, memory_key_padding_mask=src == PAD)
+    hidden = oracle(
+        src_x,
+        tgt_x,
+        tgt_mask=nn.Transformer.generate_square_subsequent_mask(4),
+        src_key_padding_mask=src == PAD,
+        memory_key_padding_mask=src == PAD,
+    )
     torch.testing.assert_close(model(src, tgt), model.generator(hidden), atol=ATOL, rtol=RTOL)
 
 
@@ -175,7 +202,7 @@ def _step_by_step(model, src, max_len):
     """An independent greedy decode: one sentence at a time, the whole prefix recomputed."""
     rows = []
     for b in range(src.shape[0]):
-        s = src[b:b + 1, : int((src[b] != PAD).sum())]
+        s = src[b : b + 1, : int((src[b] != PAD).sum())]
         ys = [BOS]
         while len(ys) <= max_len and ys[-1] != EOS:
             logits = model(s, torch.tensor([ys]))  # (1, t, V)
@@ -245,8 +272,16 @@ def test_warmup_then_constant():
 def test_train_translation_warmup_constant_uses_the_warmup_then_the_peak():
     model = Transformer(TransformerConfig(src_vocab_size=8, tgt_vocab_size=8, d_model=16, n_heads=2, d_ff=32))
     batch = Batch(torch.tensor([[1, 5, 2]]), torch.tensor([3]), torch.tensor([[1, 6, 7, 2]]), torch.tensor([4]))
-    log = train_translation(model, [batch], steps=5, lr=1e-3, warmup_steps=2, device=torch.device("cpu"),
-                            schedule="warmup_constant", progress=False)
+    log = train_translation(
+        model,
+        [batch],
+        steps=5,
+        lr=1e-3,
+        warmup_steps=2,
+        device=torch.device("cpu"),
+        schedule="warmup_constant",
+        progress=False,
+    )
     assert log.lr == pytest.approx([5e-4, 1e-3, 1e-3, 1e-3, 1e-3])
 
 
@@ -258,8 +293,9 @@ def _toy_batch():
 
 def test_ffn_grad_norms_match_autograd_and_leave_no_gradient():
     torch.manual_seed(0)
-    config = TransformerConfig(src_vocab_size=10, tgt_vocab_size=9, d_model=16, n_heads=2, d_ff=32,
-                               n_encoder_layers=3, n_decoder_layers=2)
+    config = TransformerConfig(
+        src_vocab_size=10, tgt_vocab_size=9, d_model=16, n_heads=2, d_ff=32, n_encoder_layers=3, n_decoder_layers=2
+    )
     model, batch = Transformer(config), _toy_batch()
     norms = ffn_grad_norms(model, batch, label_smoothing=0.1)
     logits = model(batch.src, batch.tgt[:, :-1])  # the oracle: cross-entropy written out, torch.autograd.grad
@@ -281,8 +317,14 @@ def test_attention_maps_give_every_head_of_every_layer():
     model, batch = Transformer(config), _toy_batch()
     tgt = batch.tgt[:, :-1]  # (2, 3)
     maps = attention_maps(model, batch.src, tgt)
-    assert list(maps) == ["encoder 1 self", "encoder 2 self", "decoder 1 self", "decoder 1 cross",
-                          "decoder 2 self", "decoder 2 cross"]
+    assert list(maps) == [
+        "encoder 1 self",
+        "encoder 2 self",
+        "decoder 1 self",
+        "decoder 1 cross",
+        "decoder 2 self",
+        "decoder 2 cross",
+    ]
     assert maps["encoder 1 self"].shape == (2, 4, 5, 5) and maps["decoder 2 cross"].shape == (2, 4, 3, 5)
     for weights in maps.values():
         torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
@@ -302,11 +344,16 @@ def test_training_reduces_the_loss_and_scores_translations():
     src_vocab, tgt_vocab = Vocab(["a", "b", "c"]), Vocab(["x", "y", "z"])
     pairs = [("a b", "y x x z"), ("b c", "z y y x"), ("c a", "x z z y"), ("a c", "z x x y")]  # BLEU needs 4-grams
     from course_lib.data import translation_loader
+
     loader = translation_loader(pairs, src_vocab, tgt_vocab, batch_size=4, shuffle=True)
-    model = Transformer(TransformerConfig(len(src_vocab), len(tgt_vocab), d_model=32, n_heads=2, d_ff=64,
-                                          n_encoder_layers=1, n_decoder_layers=1))
-    log = train_translation(model, loader, steps=150, lr=3e-3, warmup_steps=10, device=torch.device("cpu"),
-                            progress=False)
+    model = Transformer(
+        TransformerConfig(
+            len(src_vocab), len(tgt_vocab), d_model=32, n_heads=2, d_ff=64, n_encoder_layers=1, n_decoder_layers=1
+        )
+    )
+    log = train_translation(
+        model, loader, steps=150, lr=3e-3, warmup_steps=10, device=torch.device("cpu"), progress=False
+    )
     assert len(log.loss) == 150 and log.loss[-1] < log.loss[0] / 3
     scores = evaluate_translation(model, pairs, src_vocab, tgt_vocab, torch.device("cpu"))
     assert scores.exact_match == 1.0 and scores.bleu == pytest.approx(100.0)
@@ -324,6 +371,7 @@ def test_lookahead_table():
 
 
 # ------------------------------------------------------------------------------ bad input
+
 
 def test_bad_input_names_the_argument():
     model = Transformer(TransformerConfig(src_vocab_size=10, tgt_vocab_size=12, d_model=16, n_heads=4, d_ff=32))

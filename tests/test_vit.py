@@ -1,6 +1,7 @@
 """Tests of course_lib.vit: patchify and the patch embedding against a stride-P convolution, and
 the ViT against torchvision's VisionTransformer with every parameter randomised (torchvision's
 head is zero-initialised and its LayerNorms start at γ = 1, β = 0)."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,6 +12,7 @@ from torchvision.models import VisionTransformer
 from course_lib import vit
 
 # ------------------------------------------------------------------------------ patchify
+
 
 def test_patchify_shape_and_row_major_patch_order():
     x = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).view(2, 3, 4, 6)
@@ -42,15 +44,26 @@ def test_patchify_and_embedding_errors_name_the_argument():
 
 # ------------------------------------------------------------------------------ ViT
 
-def _torchvision_pair(image_size=16, patch_size=4, n_layers=2, n_heads=4, d_model=32, d_ff=64, n_classes=7,
-                      use_sdpa=True):
+
+def _torchvision_pair(
+    image_size=16, patch_size=4, n_layers=2, n_heads=4, d_model=32, d_ff=64, n_classes=7, use_sdpa=True
+):
     torch.manual_seed(0)
     tv = VisionTransformer(image_size, patch_size, n_layers, n_heads, d_model, d_ff, num_classes=n_classes).eval()
     with torch.no_grad():
         for p in tv.parameters():  # randomise everything: the zero head and the γ = 1, β = 0 LayerNorms too
             p.copy_(torch.randn_like(p) * 0.3)
-    config = vit.ViTConfig(image_size=image_size, patch_size=patch_size, in_channels=3, n_classes=n_classes,
-                           d_model=d_model, n_layers=n_layers, n_heads=n_heads, d_ff=d_ff, use_sdpa=use_sdpa)
+    config = vit.ViTConfig(
+        image_size=image_size,
+        patch_size=patch_size,
+        in_channels=3,
+        n_classes=n_classes,
+        d_model=d_model,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        d_ff=d_ff,
+        use_sdpa=use_sdpa,
+    )
     return tv, vit.load_torchvision_vit(vit.ViT(config).eval(), tv)
 
 

@@ -12,6 +12,7 @@
 - :mod:`.images`: images for the vision chapters (scikit-learn digits, drawn shapes with
   captions, opt-in torchvision datasets; chapters 7–10).
 """
+
 from .agreement import (
     AGREEMENT_STOI,
     AGREEMENT_VOCAB,
@@ -54,22 +55,66 @@ from .vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab, pad_batch, tokenize
 
 __all__ = [
     # corpus
-    "CorpusConfig", "make_parallel_corpus", "translate", "parse_english", "sample_sentence",
-    "render_english", "render_spanish",
-    "LEXICON", "Lexicon", "Noun", "Adjective", "Verb", "Preposition", "MASCULINE", "FEMININE",
+    "CorpusConfig",
+    "make_parallel_corpus",
+    "translate",
+    "parse_english",
+    "sample_sentence",
+    "render_english",
+    "render_spanish",
+    "LEXICON",
+    "Lexicon",
+    "Noun",
+    "Adjective",
+    "Verb",
+    "Preposition",
+    "MASCULINE",
+    "FEMININE",
     # vocab
-    "tokenize", "Vocab", "PAD", "BOS", "EOS", "UNK", "SPECIALS", "pad_batch",
+    "tokenize",
+    "Vocab",
+    "PAD",
+    "BOS",
+    "EOS",
+    "UNK",
+    "SPECIALS",
+    "pad_batch",
     # translation
-    "Batch", "TranslationData", "make_translation_data", "translation_loader",
+    "Batch",
+    "TranslationData",
+    "make_translation_data",
+    "translation_loader",
     # tagging
-    "TaggingData", "make_tagging_data", "TAGGING_TASKS", "IGNORE", "NOUN_GENDER",
+    "TaggingData",
+    "make_tagging_data",
+    "TAGGING_TASKS",
+    "IGNORE",
+    "NOUN_GENDER",
     # order
-    "make_order_task", "MARKER_A", "MARKER_B",
+    "make_order_task",
+    "MARKER_A",
+    "MARKER_B",
     # agreement
-    "AgreementConfig", "make_agreement_task", "decode_agreement", "AGREEMENT_VOCAB", "AGREEMENT_STOI",
-    "FILLER_WORDS", "QUERY_ID", "MASCULINE_LABEL", "FEMININE_LABEL",
+    "AgreementConfig",
+    "make_agreement_task",
+    "decode_agreement",
+    "AGREEMENT_VOCAB",
+    "AGREEMENT_STOI",
+    "FILLER_WORDS",
+    "QUERY_ID",
+    "MASCULINE_LABEL",
+    "FEMININE_LABEL",
     # images
-    "ImageSplit", "load_digits", "resize_images", "Shapes", "make_shapes", "SHAPE_NAMES",
-    "COLOUR_NAMES", "SIZE_NAMES", "POSITION_NAMES", "ATTRIBUTE_NAMES", "DEFAULT_TEMPLATE",
+    "ImageSplit",
+    "load_digits",
+    "resize_images",
+    "Shapes",
+    "make_shapes",
+    "SHAPE_NAMES",
+    "COLOUR_NAMES",
+    "SIZE_NAMES",
+    "POSITION_NAMES",
+    "ATTRIBUTE_NAMES",
+    "DEFAULT_TEMPLATE",
     "torchvision_dataset",
 ]

@@ -11,6 +11,7 @@ or adjective), so the first token alone decides the label. A recurrent network m
 that one bit through every filler step; attention can look straight back at position 0.
 Chapter 1 plots accuracy against distance.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,22 @@ from .lexicon import FEMININE, LEXICON, MASCULINE
 MASCULINE_LABEL, FEMININE_LABEL = 0, 1
 
 _FUNCTION_WORDS = (
-    "que", "en", "con", "y", "muy", "ayer", "hoy", "siempre", "también",
-    "aquí", "allí", "después", "pero", "cuando", "nunca", "no",
+    "que",
+    "en",
+    "con",
+    "y",
+    "muy",
+    "ayer",
+    "hoy",
+    "siempre",
+    "también",
+    "aquí",
+    "allí",
+    "después",
+    "pero",
+    "cuando",
+    "nunca",
+    "no",
 )
 FILLER_WORDS: tuple[str, ...] = tuple(
     [v.es_present for v in LEXICON.verbs] + [v.es_imperfect for v in LEXICON.verbs] + list(_FUNCTION_WORDS)
@@ -55,8 +70,9 @@ def _check_count(name: str, value: int, minimum: int) -> None:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
 
 
-def make_agreement_task(n: int, distance: int, seed: int = 0,
-                        config: Optional[AgreementConfig] = None) -> tuple[Tensor, Tensor]:
+def make_agreement_task(
+    n: int, distance: int, seed: int = 0, config: Optional[AgreementConfig] = None
+) -> tuple[Tensor, Tensor]:
     """n sequences [noun, filler × distance, <query>] and the noun's gender as label.
 
     Returns X (n, distance + 2) long, ids into AGREEMENT_VOCAB, and y (n,) long,

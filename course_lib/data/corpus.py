@@ -23,6 +23,7 @@ What it teaches, with the rule each Spanish rendering applies:
 The mapping is a function English → Spanish (:func:`translate`), not the reverse: "on" and
 "in" both give "en", and "su" forgets whose.
 """
+
 from __future__ import annotations
 
 import random
@@ -93,8 +94,15 @@ _TRANSITIVE = [v for v in LEXICON.verbs if v.transitive]
 _INTRANSITIVE = [v for v in LEXICON.verbs if not v.transitive]
 
 
-def _sample_np(rng: random.Random, cfg: CorpusConfig, candidates: list[Noun],
-               possessor: Optional[Noun], depth: int, past: bool, allow_of: bool = True) -> NounPhrase:
+def _sample_np(
+    rng: random.Random,
+    cfg: CorpusConfig,
+    candidates: list[Noun],
+    possessor: Optional[Noun],
+    depth: int,
+    past: bool,
+    allow_of: bool = True,
+) -> NounPhrase:
     """A noun phrase headed by one of candidates; possessor is who "its/his/her" would mean."""
     noun = rng.choice(candidates)
     det = "the"
@@ -139,6 +147,7 @@ def sample_sentence(rng: random.Random, config: Optional[CorpusConfig] = None) -
 
 
 # ---------------------------------------------------------------------------- rendering
+
 
 def _english_np(np: NounPhrase) -> list[str]:
     head = [np.adjective.en, np.noun.en] if np.adjective else [np.noun.en]
@@ -272,7 +281,7 @@ class _Parser:
             modifiers.append(PrepPhrase(prep, self.noun_phrase(allow_relative=False)))
         self.take({".": "."}, 'the final "."')
         if self.i != len(self.words):
-            extra = self.words[self.i:]
+            extra = self.words[self.i :]
             raise ValueError(f"english must end at its final '.'; got extra tokens {extra} in {self.english!r}")
         return Sentence(subject, predicate, modifiers)
 
@@ -292,6 +301,7 @@ def translate(english: str) -> str:
 
 
 # ------------------------------------------------------------------------------- corpus
+
 
 def _check_config(cfg: CorpusConfig) -> None:
     for f in fields(cfg):

@@ -9,6 +9,7 @@
   with an explicit ``download=True``; offline it fails at once and names the offline
   alternative.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,6 +26,7 @@ Device = Optional[Union[str, torch.device]]
 
 # ------------------------------------------------------------------------------ digits
 
+
 class ImageSplit(NamedTuple):
     """A train/test split: images (N, C, H, W) float in [0, 1] and labels (N,) int64."""
 
@@ -34,8 +36,7 @@ class ImageSplit(NamedTuple):
     y_test: Tensor
 
 
-def load_digits(size: int = 8, seed: int = 0, test_fraction: float = 0.25,
-                device: Device = None) -> ImageSplit:
+def load_digits(size: int = 8, seed: int = 0, test_fraction: float = 0.25, device: Device = None) -> ImageSplit:
     """scikit-learn's handwritten digits as tensors, resized to ``size × size``.
 
     The 1 797 images are 8×8 with ink values 0..16; they are divided by 16 so pixels lie in
@@ -54,15 +55,14 @@ def load_digits(size: int = 8, seed: int = 0, test_fraction: float = 0.25,
         raise ValueError(f"test_fraction must lie in (0, 1); got {test_fraction!r}")
     digits = sk_load_digits()
     x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (1797, 1, 8, 8)
-    y = torch.tensor(digits.target, dtype=torch.int64)                          # (1797,)
+    y = torch.tensor(digits.target, dtype=torch.int64)  # (1797,)
     if size != 8:
         x = resize_images(x, size)
     train_idx, test_idx = train_test_split(
         np.arange(len(y)), test_size=test_fraction, random_state=seed, stratify=digits.target
     )
     train_idx, test_idx = torch.as_tensor(train_idx), torch.as_tensor(test_idx)
-    return ImageSplit(x[train_idx].to(device), y[train_idx].to(device),
-                      x[test_idx].to(device), y[test_idx].to(device))
+    return ImageSplit(x[train_idx].to(device), y[train_idx].to(device), x[test_idx].to(device), y[test_idx].to(device))
 
 
 def resize_images(x: Tensor, size: int) -> Tensor:
@@ -70,8 +70,7 @@ def resize_images(x: Tensor, size: int) -> Tensor:
     if x.dim() != 4:
         raise ValueError(f"x must be (N, C, H, W); got shape {tuple(x.shape)}")
     shrinking = size < min(x.shape[-2:])
-    out = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                        antialias=shrinking)
+    out = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
     return out.clamp_(0.0, 1.0)
 
 
@@ -82,19 +81,24 @@ COLOUR_NAMES: tuple[str, ...] = ("red", "green", "blue", "yellow", "magenta", "c
 SIZE_NAMES: tuple[str, ...] = ("small", "large")
 POSITION_NAMES: tuple[str, ...] = ("top left", "top right", "bottom left", "bottom right")
 ATTRIBUTE_NAMES: dict[str, tuple[str, ...]] = {
-    "shape": SHAPE_NAMES, "colour": COLOUR_NAMES, "size": SIZE_NAMES, "position": POSITION_NAMES,
+    "shape": SHAPE_NAMES,
+    "colour": COLOUR_NAMES,
+    "size": SIZE_NAMES,
+    "position": POSITION_NAMES,
 }
 DEFAULT_TEMPLATE = "a {size} {colour} {shape} in the {position}"
 
-_RGB = torch.tensor([
-    [0.95, 0.15, 0.15],  # red
-    [0.15, 0.80, 0.20],  # green
-    [0.20, 0.35, 1.00],  # blue
-    [1.00, 0.90, 0.15],  # yellow
-    [0.90, 0.20, 0.90],  # magenta
-    [0.15, 0.90, 0.95],  # cyan
-])
-_RADIUS = (0.13, 0.21)          # half-extent of small / large shapes, as a fraction of the side
+_RGB = torch.tensor(
+    [
+        [0.95, 0.15, 0.15],  # red
+        [0.15, 0.80, 0.20],  # green
+        [0.20, 0.35, 1.00],  # blue
+        [1.00, 0.90, 0.15],  # yellow
+        [0.90, 0.20, 0.90],  # magenta
+        [0.15, 0.90, 0.95],  # cyan
+    ]
+)
+_RADIUS = (0.13, 0.21)  # half-extent of small / large shapes, as a fraction of the side
 _QUADRANT_CENTRE = (0.28, 0.72)  # centre of the left/top and right/bottom quadrants
 
 
@@ -108,9 +112,17 @@ class Shapes(NamedTuple):
     attributes: dict[str, Tensor]
 
 
-def make_shapes(n: int, size: int = 32, seed: int = 0, *, template: str = DEFAULT_TEMPLATE,
-                jitter: float = 0.04, noise: float = 0.0, supersample: int = 4,
-                device: Device = None) -> Shapes:
+def make_shapes(
+    n: int,
+    size: int = 32,
+    seed: int = 0,
+    *,
+    template: str = DEFAULT_TEMPLATE,
+    jitter: float = 0.04,
+    noise: float = 0.0,
+    supersample: int = 4,
+    device: Device = None,
+) -> Shapes:
     """``n`` images of one coloured shape on black, with captions, deterministic per ``seed``.
 
     Each image draws shape ∈ SHAPE_NAMES, colour ∈ COLOUR_NAMES, size ∈ SIZE_NAMES and
@@ -131,30 +143,28 @@ def make_shapes(n: int, size: int = 32, seed: int = 0, *, template: str = DEFAUL
     # one row of 6 uniforms per image, so make_shapes(m, seed=s) is a prefix of make_shapes(n, seed=s)
     u = torch.rand(n, 6, generator=torch.Generator().manual_seed(seed))
     attrs = {k: (u[:, j] * len(names)).long() for j, (k, names) in enumerate(ATTRIBUTE_NAMES.items())}
-    radius = torch.tensor(_RADIUS)[attrs["size"]]                                   # (n,)
+    radius = torch.tensor(_RADIUS)[attrs["size"]]  # (n,)
     quad = torch.tensor(_QUADRANT_CENTRE)
     cx = quad[attrs["position"] % 2] + jitter * (2 * u[:, 4] - 1)
     cy = quad[attrs["position"] // 2] + jitter * (2 * u[:, 5] - 1)
     cx, cy = cx.clamp(radius, 1 - radius), cy.clamp(radius, 1 - radius)
-    pixel_noise = (torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed + 1))
-                   if noise > 0 else None)
+    pixel_noise = (
+        torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed + 1)) if noise > 0 else None
+    )
 
     masks = torch.empty(n, size, size)
     for start in range(0, n, 512):  # chunks bound the memory of the fine grid
         sl = slice(start, start + 512)
         masks[sl] = _draw_masks(attrs["shape"][sl], cx[sl], cy[sl], radius[sl], size, supersample)
-    images = masks.unsqueeze(1) * _RGB[attrs["colour"]][:, :, None, None]           # (n, 3, H, W)
+    images = masks.unsqueeze(1) * _RGB[attrs["colour"]][:, :, None, None]  # (n, 3, H, W)
     if pixel_noise is not None:
         images = (images + noise * pixel_noise).clamp_(0.0, 1.0)
-    captions = [
-        template.format(**{k: ATTRIBUTE_NAMES[k][int(attrs[k][i])] for k in ATTRIBUTE_NAMES})
-        for i in range(n)
-    ]
+    captions = [template.format(**{k: ATTRIBUTE_NAMES[k][int(attrs[k][i])] for k in ATTRIBUTE_NAMES}) for i in range(n)]
     return Shapes(images.to(device), captions, {k: v.to(device) for k, v in attrs.items()})
 
 
 _SHAPE_TESTS = {  # (dx, dy) in units of the radius, y pointing down → bool "pixel is inside"
-    "circle": lambda dx, dy: dx ** 2 + dy ** 2 <= 1.0,
+    "circle": lambda dx, dy: dx**2 + dy**2 <= 1.0,
     "square": lambda dx, dy: (dx.abs() <= 0.85) & (dy.abs() <= 0.85),
     "triangle": lambda dx, dy: (dy <= 0.8) & (dx.abs() <= (dy + 1.0) * 0.58),  # apex up
     "diamond": lambda dx, dy: dx.abs() + dy.abs() <= 1.1,
@@ -165,15 +175,15 @@ _SHAPE_TESTS = {  # (dx, dy) in units of the radius, y pointing down → bool "p
 def _draw_masks(shape: Tensor, cx: Tensor, cy: Tensor, r: Tensor, size: int, ss: int) -> Tensor:
     """Coverage in [0, 1] of each image's shape: (n,) attributes → (n, size, size)."""
     fine = size * ss
-    coords = (torch.arange(fine) + 0.5) / fine                                      # pixel centres
-    dx = (coords[None, None, :] - cx[:, None, None]) / r[:, None, None]             # (n, 1, F)
-    dy = (coords[None, :, None] - cy[:, None, None]) / r[:, None, None]             # (n, F, 1)
+    coords = (torch.arange(fine) + 0.5) / fine  # pixel centres
+    dx = (coords[None, None, :] - cx[:, None, None]) / r[:, None, None]  # (n, 1, F)
+    dy = (coords[None, :, None] - cy[:, None, None]) / r[:, None, None]  # (n, F, 1)
     inside = torch.zeros(len(shape), fine, fine, dtype=torch.bool)
     for k, name in enumerate(SHAPE_NAMES):
         rows = shape == k
         if rows.any():
             inside[rows] = _SHAPE_TESTS[name](dx[rows], dy[rows])
-    return F.avg_pool2d(inside.float().unsqueeze(1), ss).squeeze(1)                 # (n, H, W)
+    return F.avg_pool2d(inside.float().unsqueeze(1), ss).squeeze(1)  # (n, H, W)
 
 
 # ------------------------------------------------------------------------------ torchvision
@@ -183,9 +193,11 @@ _TORCHVISION = {
     "fashion-mnist": ("FashionMNIST", "fashion-mnist.s3-website.eu-central-1.amazonaws.com"),
     "cifar10": ("CIFAR10", "www.cs.toronto.edu"),
 }
-_OFFLINE_ALTERNATIVE = ("course_lib.data.load_digits(size=28) (real handwritten digits shipped "
-                        "with scikit-learn) or course_lib.data.make_shapes(n, size=32) (drawn "
-                        "coloured shapes)")
+_OFFLINE_ALTERNATIVE = (
+    "course_lib.data.load_digits(size=28) (real handwritten digits shipped "
+    "with scikit-learn) or course_lib.data.make_shapes(n, size=32) (drawn "
+    "coloured shapes)"
+)
 
 
 def _online(host: str, timeout: float = 2.0) -> bool:
@@ -231,7 +243,16 @@ def torchvision_dataset(name: str, root: str = "data", download: bool = False, t
 
 
 __all__ = [
-    "ImageSplit", "load_digits", "resize_images",
-    "Shapes", "make_shapes", "SHAPE_NAMES", "COLOUR_NAMES", "SIZE_NAMES", "POSITION_NAMES",
-    "ATTRIBUTE_NAMES", "DEFAULT_TEMPLATE", "torchvision_dataset",
+    "ImageSplit",
+    "load_digits",
+    "resize_images",
+    "Shapes",
+    "make_shapes",
+    "SHAPE_NAMES",
+    "COLOUR_NAMES",
+    "SIZE_NAMES",
+    "POSITION_NAMES",
+    "ATTRIBUTE_NAMES",
+    "DEFAULT_TEMPLATE",
+    "torchvision_dataset",
 ]

@@ -9,6 +9,7 @@ because Spanish marks an animate direct object with the preposition *a*
 The English side keeps the information Spanish drops: "its", "his" and "her" all become
 *su*, so the possessor can only be recovered from context — the seed sentence's question.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,6 +4,7 @@ Each sequence has ``length`` tokens drawn from ``n_fillers`` filler words, excep
 positions that hold the markers A and B. The label is 1 when A comes before B, else 0.
 Both orders use exactly the same tokens, so a model that ignores positions cannot beat 50%.
 """
+
 from __future__ import annotations
 
 import torch

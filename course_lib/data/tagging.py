@@ -11,6 +11,7 @@ which needs a different token of the sentence:
 
 One attention layer with several heads can give each question a head of its own.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,8 +51,14 @@ def _targets(ids: list[int], words: list[str]) -> list[list[int]]:
     rows = []
     for t in range(T):
         ahead = [n for n in nouns if n >= t]
-        rows.append([ids[t - 1] if t > 0 else IGNORE, ids[t + 1] if t + 1 < T else IGNORE,
-                     NOUN_GENDER[words[ahead[0]]] if ahead else IGNORE, subject])
+        rows.append(
+            [
+                ids[t - 1] if t > 0 else IGNORE,
+                ids[t + 1] if t + 1 < T else IGNORE,
+                NOUN_GENDER[words[ahead[0]]] if ahead else IGNORE,
+                subject,
+            ]
+        )
     return rows
 
 

@@ -1,6 +1,7 @@
 """Translation batches for chapter 6: the corpus cut into train/valid/test, with vocabularies
 built on train only, and DataLoaders of padded (source, target) batches.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,8 +39,12 @@ class TranslationData:
     tgt_vocab: Vocab  # Spanish
 
 
-def make_translation_data(n_pairs: int, seed: int = 0, split: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                          config: Optional[CorpusConfig] = None) -> TranslationData:
+def make_translation_data(
+    n_pairs: int,
+    seed: int = 0,
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    config: Optional[CorpusConfig] = None,
+) -> TranslationData:
     """The course corpus (see make_parallel_corpus) cut into train/valid/test by the fractions in split."""
     if len(split) != 3 or any(f < 0 for f in split) or abs(sum(split) - 1.0) > 1e-6:
         raise ValueError(f"split must be three non-negative fractions (train, valid, test) summing to 1; got {split}")
@@ -50,7 +55,7 @@ def make_translation_data(n_pairs: int, seed: int = 0, split: tuple[float, float
         raise ValueError(
             f"n_pairs * split[0] must leave at least one training pair; got n_pairs={n_pairs}, split={split}"
         )
-    train, valid, test = pairs[:n_train], pairs[n_train:n_train + n_valid], pairs[n_train + n_valid:]
+    train, valid, test = pairs[:n_train], pairs[n_train : n_train + n_valid], pairs[n_train + n_valid :]
     src_vocab = Vocab.build(en for en, _ in train)
     tgt_vocab = Vocab.build(es for _, es in train)
     return TranslationData(train, valid, test, src_vocab, tgt_vocab)
@@ -62,8 +67,9 @@ def _collate(examples: list[tuple[list[int], list[int]]]) -> Batch:
     return Batch(src, src_lengths, tgt, tgt_lengths)
 
 
-def translation_loader(pairs: Sequence[tuple[str, str]], src_vocab: Vocab, tgt_vocab: Vocab, batch_size: int,
-                       shuffle: bool, seed: int = 0) -> DataLoader:
+def translation_loader(
+    pairs: Sequence[tuple[str, str]], src_vocab: Vocab, tgt_vocab: Vocab, batch_size: int, shuffle: bool, seed: int = 0
+) -> DataLoader:
     """A DataLoader of Batch(src (B, S), src_lengths (B,), tgt (B, T), tgt_lengths (B,)).
 
     Sentences are encoded once, as <bos> tokens <eos>; with shuffle, the order comes from a

@@ -4,6 +4,7 @@ Every vocabulary starts with the same four special tokens, so their ids are cons
 <pad>=0 fills short sequences, <bos>=1 and <eos>=2 frame a sentence, <unk>=3 stands for
 any word the vocabulary has not seen.
 """
+
 from __future__ import annotations
 
 import re

@@ -19,6 +19,7 @@ A chapter module registers its mistakes like this::
     def sdpa_softmax_over_queries(q, k, v, mask=None):
         ...
 """
+
 from __future__ import annotations
 
 import importlib
@@ -27,7 +28,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
-
 
 # How feedback names a mistake, for the student and for the class report: written by
 # course_lib.diagnosis (through Mistake.tag), read back through named_in (instructor/report.py).
@@ -71,8 +71,9 @@ class Catalogue:
         self.chapter = chapter
         self.mistakes: list[Mistake] = []
 
-    def mistake(self, id: str, *, cell: str, replaces: str, explanation: str, hint: str,
-                named: bool = True) -> Callable:
+    def mistake(
+        self, id: str, *, cell: str, replaces: str, explanation: str, hint: str, named: bool = True
+    ) -> Callable:
         """Decorator: register the decorated function (or class) as a wrong implementation.
 
         ``named=False`` marks a mistake the feedback cannot name (say why in a comment).
@@ -83,6 +84,7 @@ class Catalogue:
         def register(impl: Callable) -> Callable:
             self.mistakes.append(Mistake(id, self.chapter, cell, replaces, explanation, hint, impl, named))
             return impl
+
         return register
 
 
@@ -127,6 +129,7 @@ def as_student_code(mistake: Mistake) -> Callable:
 
     def student(*args, **kwargs):
         return impl(*args, **kwargs)
+
     student.__name__ = student.__qualname__ = mistake.replaces
     return student
 

@@ -4,6 +4,7 @@ The class exercises give the constructor and ask for ``forward`` (or ``encode``/
 wrong implementation here subclasses course_lib's class and overrides only what the student writes.
 They call nothing but the attention and position modules the cells allow.
 """
+
 import math
 
 import torch
@@ -16,10 +17,14 @@ mistake = catalogue.mistake
 
 
 # --- EncoderLayer.forward ---------------------------------------------------------------------
-@mistake("encoder-pre-post-swapped", cell="test_encoder_layer", replaces="EncoderLayer",
-         explanation="Your layer normalises where the other placement does: with norm_first=False it "
-                     "runs Pre-LN and with norm_first=True it runs Post-LN.",
-         hint="Post-LN (norm_first=False): x = norm1(x + SA(x)). Pre-LN (norm_first=True): x = x + SA(norm1(x)).")
+@mistake(
+    "encoder-pre-post-swapped",
+    cell="test_encoder_layer",
+    replaces="EncoderLayer",
+    explanation="Your layer normalises where the other placement does: with norm_first=False it "
+    "runs Pre-LN and with norm_first=True it runs Post-LN.",
+    hint="Post-LN (norm_first=False): x = norm1(x + SA(x)). Pre-LN (norm_first=True): x = x + SA(norm1(x)).",
+)
 class EncoderLayerPrePostSwapped(transformer.EncoderLayer):
     def forward(self, x, mask=None):
         if not self.norm_first:
@@ -30,10 +35,14 @@ class EncoderLayerPrePostSwapped(transformer.EncoderLayer):
         return self.norm2(x + self.dropout2(self.ff(x)))
 
 
-@mistake("encoder-residual-missing", cell="test_encoder_layer", replaces="EncoderLayer",
-         explanation="The residual connections are missing: each sub-layer's output replaces x instead of "
-                     "being added to it.",
-         hint="Add the branch to its input: x = x + SA(...) (Pre-LN) or norm1(x + SA(x)) (Post-LN).")
+@mistake(
+    "encoder-residual-missing",
+    cell="test_encoder_layer",
+    replaces="EncoderLayer",
+    explanation="The residual connections are missing: each sub-layer's output replaces x instead of "
+    "being added to it.",
+    hint="Add the branch to its input: x = x + SA(...) (Pre-LN) or norm1(x + SA(x)) (Post-LN).",
+)
 class EncoderLayerNoResidual(transformer.EncoderLayer):
     def forward(self, x, mask=None):
         if self.norm_first:
@@ -44,10 +53,14 @@ class EncoderLayerNoResidual(transformer.EncoderLayer):
         return self.norm2(self.dropout2(self.ff(x)))
 
 
-@mistake("encoder-norm-on-branch", cell="test_encoder_layer", replaces="EncoderLayer",
-         explanation="In Post-LN you normalise the sub-layer's output and then add it to x "
-                     "(x + norm1(SA(x))); Post-LN normalises the SUM.",
-         hint="Post-LN is x = norm1(x + SA(x)), then x = norm2(x + FF(x)).")
+@mistake(
+    "encoder-norm-on-branch",
+    cell="test_encoder_layer",
+    replaces="EncoderLayer",
+    explanation="In Post-LN you normalise the sub-layer's output and then add it to x "
+    "(x + norm1(SA(x))); Post-LN normalises the SUM.",
+    hint="Post-LN is x = norm1(x + SA(x)), then x = norm2(x + FF(x)).",
+)
 class EncoderLayerNormOnBranch(transformer.EncoderLayer):
     def forward(self, x, mask=None):
         if self.norm_first:
@@ -58,18 +71,26 @@ class EncoderLayerNormOnBranch(transformer.EncoderLayer):
         return x + self.norm2(self.dropout2(self.ff(x)))
 
 
-@mistake("encoder-mask-ignored", cell="test_encoder_layer", replaces="EncoderLayer",
-         explanation="The mask never reaches the attention, so real tokens attend to padding.",
-         hint="Pass it on: self.self_attn(h, h, h, mask=mask).")
+@mistake(
+    "encoder-mask-ignored",
+    cell="test_encoder_layer",
+    replaces="EncoderLayer",
+    explanation="The mask never reaches the attention, so real tokens attend to padding.",
+    hint="Pass it on: self.self_attn(h, h, h, mask=mask).",
+)
 class EncoderLayerMaskIgnored(transformer.EncoderLayer):
     def forward(self, x, mask=None):
         return _encoder_no_mask(self, x)
 
 
-@mistake("encoder-dropout-missing", cell="test_encoder_layer", replaces="EncoderLayer",
-         explanation="self.dropout1 and self.dropout2 are never applied, so the layer trains without the "
-                     "dropout its constructor was given (in eval mode nothing changes, which is why it hides).",
-         hint="Wrap each sub-layer's output before the residual sum: x + self.dropout1(self.self_attn(...)).")
+@mistake(
+    "encoder-dropout-missing",
+    cell="test_encoder_layer",
+    replaces="EncoderLayer",
+    explanation="self.dropout1 and self.dropout2 are never applied, so the layer trains without the "
+    "dropout its constructor was given (in eval mode nothing changes, which is why it hides).",
+    hint="Wrap each sub-layer's output before the residual sum: x + self.dropout1(self.self_attn(...)).",
+)
 class EncoderLayerNoDropout(transformer.EncoderLayer):
     def forward(self, x, mask=None):
         if self.norm_first:
@@ -90,8 +111,7 @@ def _encoder_no_mask(layer, x):
 
 
 # --- DecoderLayer.forward ---------------------------------------------------------------------
-def _decoder(layer, y, memory, tgt_mask, memory_mask, kv="memory", cross_mask="memory", swapped=False,
-             dropout=True):
+def _decoder(layer, y, memory, tgt_mask, memory_mask, kv="memory", cross_mask="memory", swapped=False, dropout=True):
     """A decoder layer with one thing changed: where K/V come from, which masks apply, the norm placement
     or the sub-layer dropouts."""
     pre = layer.norm_first != swapped
@@ -101,6 +121,7 @@ def _decoder(layer, y, memory, tgt_mask, memory_mask, kv="memory", cross_mask="m
         source = memory if kv == "memory" else q
         mask = memory_mask if cross_mask == "memory" else None
         return layer.cross_attn(q, source, source, mask=mask if source is memory else None)
+
     if pre:
         h = layer.norm1(y)
         y = y + drop1(layer.self_attn(h, h, h, mask=tgt_mask))
@@ -111,44 +132,64 @@ def _decoder(layer, y, memory, tgt_mask, memory_mask, kv="memory", cross_mask="m
     return layer.norm3(y + drop3(layer.ff(y)))
 
 
-@mistake("cross-kv-from-decoder", cell="test_decoder_layer", replaces="DecoderLayer",
-         explanation="Your cross-attention takes its keys and values from the decoder (y) instead of the "
-                     "encoder's memory, so the decoder never reads the source sentence.",
-         hint="Queries from the decoder, keys and values from the memory: self.cross_attn(h, memory, memory, ...).")
+@mistake(
+    "cross-kv-from-decoder",
+    cell="test_decoder_layer",
+    replaces="DecoderLayer",
+    explanation="Your cross-attention takes its keys and values from the decoder (y) instead of the "
+    "encoder's memory, so the decoder never reads the source sentence.",
+    hint="Queries from the decoder, keys and values from the memory: self.cross_attn(h, memory, memory, ...).",
+)
 class DecoderLayerCrossFromDecoder(transformer.DecoderLayer):
     def forward(self, y, memory, tgt_mask=None, memory_mask=None):
         return _decoder(self, y, memory, tgt_mask, memory_mask, kv="decoder")
 
 
-@mistake("decoder-memory-mask-ignored", cell="test_decoder_layer", replaces="DecoderLayer",
-         explanation="Your cross-attention ignores memory_mask, so the decoder attends to the source's padding.",
-         hint="Pass memory_mask to the cross-attention: self.cross_attn(h, memory, memory, mask=memory_mask).")
+@mistake(
+    "decoder-memory-mask-ignored",
+    cell="test_decoder_layer",
+    replaces="DecoderLayer",
+    explanation="Your cross-attention ignores memory_mask, so the decoder attends to the source's padding.",
+    hint="Pass memory_mask to the cross-attention: self.cross_attn(h, memory, memory, mask=memory_mask).",
+)
 class DecoderLayerMemoryMaskIgnored(transformer.DecoderLayer):
     def forward(self, y, memory, tgt_mask=None, memory_mask=None):
         return _decoder(self, y, memory, tgt_mask, memory_mask, cross_mask="none")
 
 
-@mistake("decoder-tgt-mask-ignored", cell="test_decoder_layer", replaces="DecoderLayer",
-         explanation="Your masked self-attention ignores tgt_mask, so each position sees the future target "
-                     "tokens it is supposed to predict.",
-         hint="Pass tgt_mask to the self-attention: self.self_attn(h, h, h, mask=tgt_mask).")
+@mistake(
+    "decoder-tgt-mask-ignored",
+    cell="test_decoder_layer",
+    replaces="DecoderLayer",
+    explanation="Your masked self-attention ignores tgt_mask, so each position sees the future target "
+    "tokens it is supposed to predict.",
+    hint="Pass tgt_mask to the self-attention: self.self_attn(h, h, h, mask=tgt_mask).",
+)
 class DecoderLayerTgtMaskIgnored(transformer.DecoderLayer):
     def forward(self, y, memory, tgt_mask=None, memory_mask=None):
         return _decoder(self, y, memory, None, memory_mask)
 
 
-@mistake("decoder-pre-post-swapped", cell="test_decoder_layer", replaces="DecoderLayer",
-         explanation="Your decoder layer uses Pre-LN when norm_first=False and Post-LN when norm_first=True.",
-         hint="Post-LN: y = norm(y + sublayer(y)); Pre-LN: y = y + sublayer(norm(y)).")
+@mistake(
+    "decoder-pre-post-swapped",
+    cell="test_decoder_layer",
+    replaces="DecoderLayer",
+    explanation="Your decoder layer uses Pre-LN when norm_first=False and Post-LN when norm_first=True.",
+    hint="Post-LN: y = norm(y + sublayer(y)); Pre-LN: y = y + sublayer(norm(y)).",
+)
 class DecoderLayerPrePostSwapped(transformer.DecoderLayer):
     def forward(self, y, memory, tgt_mask=None, memory_mask=None):
         return _decoder(self, y, memory, tgt_mask, memory_mask, swapped=True)
 
 
-@mistake("decoder-dropout-missing", cell="test_decoder_layer", replaces="DecoderLayer",
-         explanation="self.dropout1..3 are never applied, so the layer trains without the dropout its "
-                     "constructor was given (in eval mode nothing changes, which is why it hides).",
-         hint="Wrap each sub-layer's output before the residual sum: y + self.dropout2(self.cross_attn(...)).")
+@mistake(
+    "decoder-dropout-missing",
+    cell="test_decoder_layer",
+    replaces="DecoderLayer",
+    explanation="self.dropout1..3 are never applied, so the layer trains without the dropout its "
+    "constructor was given (in eval mode nothing changes, which is why it hides).",
+    hint="Wrap each sub-layer's output before the residual sum: y + self.dropout2(self.cross_attn(...)).",
+)
 class DecoderLayerNoDropout(transformer.DecoderLayer):
     def forward(self, y, memory, tgt_mask=None, memory_mask=None):
         return _decoder(self, y, memory, tgt_mask, memory_mask, dropout=False)
@@ -172,8 +213,9 @@ def _encode(model, src, src_mask, scale=True, causal=False, final_norm=True, sca
     return model.encoder.norm(x) if final_norm else x
 
 
-def _decode(model, tgt, memory, src_mask, scale=True, final_norm=True, scale_after_pe=False, dropout=True,
-            mask_device=True):
+def _decode(
+    model, tgt, memory, src_mask, scale=True, final_norm=True, scale_after_pe=False, dropout=True, mask_device=True
+):
     d, T = model.config.d_model, tgt.shape[1]
     y = model.tgt_embed(tgt)
     y = model.pos(y) * math.sqrt(d) if scale_after_pe else model.pos(y * math.sqrt(d) if scale else y)
@@ -184,10 +226,14 @@ def _decode(model, tgt, memory, src_mask, scale=True, final_norm=True, scale_aft
     return model.generator(model.decoder.norm(y) if final_norm else y)
 
 
-@mistake("no-sqrt-d-model", cell="test_transformer", replaces="Transformer",
-         explanation="The embeddings are not multiplied by √d_model before the positions are added, so the "
-                     "positional signal dominates the word's identity.",
-         hint="x = self.src_embed(src) * math.sqrt(self.config.d_model), then add the positions (same for tgt).")
+@mistake(
+    "no-sqrt-d-model",
+    cell="test_transformer",
+    replaces="Transformer",
+    explanation="The embeddings are not multiplied by √d_model before the positions are added, so the "
+    "positional signal dominates the word's identity.",
+    hint="x = self.src_embed(src) * math.sqrt(self.config.d_model), then add the positions (same for tgt).",
+)
 class TransformerNoScale(transformer.Transformer):
     def encode(self, src, src_mask):
         return _encode(self, src, src_mask, scale=False)
@@ -196,10 +242,13 @@ class TransformerNoScale(transformer.Transformer):
         return _decode(self, tgt, memory, src_mask, scale=False)
 
 
-@mistake("scale-after-positions", cell="test_transformer", replaces="Transformer",
-         explanation="You multiply by √d_model AFTER adding the positional encoding, which scales the "
-                     "positions too.",
-         hint="Scale the embedding first, then add the positions: self.pos(self.src_embed(src) * √d_model).")
+@mistake(
+    "scale-after-positions",
+    cell="test_transformer",
+    replaces="Transformer",
+    explanation="You multiply by √d_model AFTER adding the positional encoding, which scales the positions too.",
+    hint="Scale the embedding first, then add the positions: self.pos(self.src_embed(src) * √d_model).",
+)
 class TransformerScaleAfterPositions(transformer.Transformer):
     def encode(self, src, src_mask):
         return _encode(self, src, src_mask, scale_after_pe=True)
@@ -208,10 +257,14 @@ class TransformerScaleAfterPositions(transformer.Transformer):
         return _decode(self, tgt, memory, src_mask, scale_after_pe=True)
 
 
-@mistake("causal-mask-on-encoder", cell="test_transformer", replaces="Transformer",
-         explanation="Your encoder uses a causal (look-ahead) mask, so a source word cannot see the words after "
-                     "it; only the decoder must not look ahead.",
-         hint="The encoder gets the source padding mask only: layer(x, src_mask).")
+@mistake(
+    "causal-mask-on-encoder",
+    cell="test_transformer",
+    replaces="Transformer",
+    explanation="Your encoder uses a causal (look-ahead) mask, so a source word cannot see the words after "
+    "it; only the decoder must not look ahead.",
+    hint="The encoder gets the source padding mask only: layer(x, src_mask).",
+)
 class TransformerCausalEncoder(transformer.Transformer):
     def encode(self, src, src_mask):
         return _encode(self, src, src_mask, causal=True)
@@ -220,9 +273,13 @@ class TransformerCausalEncoder(transformer.Transformer):
         return _decode(self, tgt, memory, src_mask)
 
 
-@mistake("final-norm-missing", cell="test_transformer", replaces="Transformer",
-         explanation="The final LayerNorms after the encoder and decoder stacks are missing.",
-         hint="Return self.encoder.norm(x) from encode and apply self.decoder.norm before the generator.")
+@mistake(
+    "final-norm-missing",
+    cell="test_transformer",
+    replaces="Transformer",
+    explanation="The final LayerNorms after the encoder and decoder stacks are missing.",
+    hint="Return self.encoder.norm(x) from encode and apply self.decoder.norm before the generator.",
+)
 class TransformerNoFinalNorm(transformer.Transformer):
     def encode(self, src, src_mask):
         return _encode(self, src, src_mask, final_norm=False)
@@ -231,10 +288,14 @@ class TransformerNoFinalNorm(transformer.Transformer):
         return _decode(self, tgt, memory, src_mask, final_norm=False)
 
 
-@mistake("embedding-dropout-missing", cell="test_transformer", replaces="Transformer",
-         explanation="self.dropout is never applied to the embeddings plus positions, so the model trains "
-                     "without the dropout its config asks for (in eval mode nothing changes, which is why it hides).",
-         hint="x = self.dropout(self.pos(self.src_embed(src) * math.sqrt(d_model))); the same in decode.")
+@mistake(
+    "embedding-dropout-missing",
+    cell="test_transformer",
+    replaces="Transformer",
+    explanation="self.dropout is never applied to the embeddings plus positions, so the model trains "
+    "without the dropout its config asks for (in eval mode nothing changes, which is why it hides).",
+    hint="x = self.dropout(self.pos(self.src_embed(src) * math.sqrt(d_model))); the same in decode.",
+)
 class TransformerNoEmbeddingDropout(transformer.Transformer):
     def encode(self, src, src_mask):
         return _encode(self, src, src_mask, dropout=False)
@@ -243,10 +304,13 @@ class TransformerNoEmbeddingDropout(transformer.Transformer):
         return _decode(self, tgt, memory, src_mask, dropout=False)
 
 
-@mistake("lookahead-mask-on-cpu", cell="test_transformer", replaces="Transformer",
-         explanation="decode creates the look-ahead mask on the CPU whatever device tgt is on, so the model "
-                     "fails on a GPU.",
-         hint="torch.ones(T, T, dtype=torch.bool, device=tgt.device).tril().")
+@mistake(
+    "lookahead-mask-on-cpu",
+    cell="test_transformer",
+    replaces="Transformer",
+    explanation="decode creates the look-ahead mask on the CPU whatever device tgt is on, so the model fails on a GPU.",
+    hint="torch.ones(T, T, dtype=torch.bool, device=tgt.device).tril().",
+)
 class TransformerMaskOnCPU(transformer.Transformer):
     def encode(self, src, src_mask):
         return _encode(self, src, src_mask)
@@ -256,8 +320,19 @@ class TransformerMaskOnCPU(transformer.Transformer):
 
 
 # --- greedy_decode ----------------------------------------------------------------------------
-def _greedy(model, src, max_len, bos_id, eos_id, pad_id, stop=True, pad_finished=True, position=-1, steps_extra=0,
-            stop_on_any=False):
+def _greedy(
+    model,
+    src,
+    max_len,
+    bos_id,
+    eos_id,
+    pad_id,
+    stop=True,
+    pad_finished=True,
+    position=-1,
+    steps_extra=0,
+    stop_on_any=False,
+):
     B = src.shape[0]
     src_mask = model.source_mask(src)
     memory = model.encode(src, src_mask)
@@ -274,30 +349,46 @@ def _greedy(model, src, max_len, bos_id, eos_id, pad_id, stop=True, pad_finished
     return ys
 
 
-@mistake("decode-past-eos", cell="test_greedy_decode", replaces="greedy_decode",
-         explanation="Rows that already produced <eos> keep generating tokens, and decoding only stops at max_len.",
-         hint="Keep a boolean 'finished' per row, write pad_id after a row's <eos>, and stop when all rows are finished.")
+@mistake(
+    "decode-past-eos",
+    cell="test_greedy_decode",
+    replaces="greedy_decode",
+    explanation="Rows that already produced <eos> keep generating tokens, and decoding only stops at max_len.",
+    hint="Keep a boolean 'finished' per row, write pad_id after a row's <eos>, and stop when all rows are finished.",
+)
 def greedy_past_eos(model, src, max_len, bos_id=1, eos_id=2, pad_id=0):
     return _greedy(model, src, max_len, bos_id, eos_id, pad_id, stop=False, pad_finished=False)
 
 
-@mistake("decode-reads-first-position", cell="test_greedy_decode", replaces="greedy_decode",
-         explanation="You take the next token from the logits of the FIRST position (logits[:, 0]); the "
-                     "prediction for the next token is at the LAST position.",
-         hint="next_token = logits[:, -1].argmax(dim=-1).")
+@mistake(
+    "decode-reads-first-position",
+    cell="test_greedy_decode",
+    replaces="greedy_decode",
+    explanation="You take the next token from the logits of the FIRST position (logits[:, 0]); the "
+    "prediction for the next token is at the LAST position.",
+    hint="next_token = logits[:, -1].argmax(dim=-1).",
+)
 def greedy_first_position(model, src, max_len, bos_id=1, eos_id=2, pad_id=0):
     return _greedy(model, src, max_len, bos_id, eos_id, pad_id, position=0)
 
 
-@mistake("decode-one-step-too-many", cell="test_greedy_decode", replaces="greedy_decode",
-         explanation="Your loop generates max_len + 1 tokens after <bos>; max_len is the most it may generate.",
-         hint="Loop for _ in range(max_len): the result has at most 1 + max_len columns.")
+@mistake(
+    "decode-one-step-too-many",
+    cell="test_greedy_decode",
+    replaces="greedy_decode",
+    explanation="Your loop generates max_len + 1 tokens after <bos>; max_len is the most it may generate.",
+    hint="Loop for _ in range(max_len): the result has at most 1 + max_len columns.",
+)
 def greedy_one_too_many(model, src, max_len, bos_id=1, eos_id=2, pad_id=0):
     return _greedy(model, src, max_len, bos_id, eos_id, pad_id, steps_extra=1)
 
 
-@mistake("decode-stops-at-first-eos", cell="test_greedy_decode", replaces="greedy_decode",
-         explanation="You stop the whole batch as soon as ONE row produces <eos>; the other rows are cut short.",
-         hint="Stop when every row is finished: if finished.all(): break.")
+@mistake(
+    "decode-stops-at-first-eos",
+    cell="test_greedy_decode",
+    replaces="greedy_decode",
+    explanation="You stop the whole batch as soon as ONE row produces <eos>; the other rows are cut short.",
+    hint="Stop when every row is finished: if finished.all(): break.",
+)
 def greedy_stop_on_any(model, src, max_len, bos_id=1, eos_id=2, pad_id=0):
     return _greedy(model, src, max_len, bos_id, eos_id, pad_id, stop_on_any=True)
