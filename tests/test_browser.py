@@ -49,7 +49,7 @@ THEME_FURNITURE: dict[str, tuple[str, str]] = {}
 BLOCKING = {"serious", "critical"}
 # Chapters whose figures must all carry a description (cell metadata mystnb.image.alt). The chapter
 # helpers are writing them; the lead adds each chapter here after merging its descriptions.
-FIGURE_ALT_CHAPTERS: list[str] = []
+FIGURE_ALT_CHAPTERS: list[str] = chapter_ids()  # every chapter describes its figures
 
 WAIT_FOR_IMAGES = """async () => {
   const images = Array.from(document.images);

@@ -31,8 +31,16 @@ def chapter_text(chapter: str) -> str:
 @pytest.mark.parametrize("chapter, figure, number, unit", measured_rows(), ids=lambda v: str(v)[:40])
 def test_measured_figure_appears_in_the_chapter_text(chapter, figure, number, unit):
     text = chapter_text(chapter)
-    after = r"\s?(?:%|\\%|points|pts)" if unit else r"(?![\d])"  # a percentage is quoted as one (or in points)
-    found = [s for s in spellings(number) if re.search(rf"(?<![\d.]){re.escape(s)}{after}", text)]
+    # a percentage is quoted as one, in points, with its standard error ("92.1 ± 3.0%"), or in a
+    # markdown table whose header gives the unit; other numbers stand alone
+    after = r"(?:\s?±\s?[\d.]+)?\s?(?:%|\\%|points|pts)" if unit else r"(?![\d])"
+    table_rows = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("|"))
+    found = [
+        s
+        for s in spellings(number)
+        if re.search(rf"(?<![\d.]){re.escape(s)}{after}", text)
+        or (unit and re.search(rf"(?<![\d.]){re.escape(s)}(?![\d])", table_rows))
+    ]
     assert found, f"{chapter}: '{figure}' was measured as {number}{unit}; the chapter text never quotes it"
 
 
