@@ -74,6 +74,8 @@ def _apply_mask_(scores: Tensor, mask: Optional[Tensor]) -> Tensor:
     if mask is None:
         return scores
     _check_mask(mask, scores)
+    if mask.device != scores.device:  # in-place masked_fill_ would not catch it on every device
+        raise ValueError(f"mask must be on the scores' device {scores.device}; got mask on {mask.device}")
     if scores.shape != torch.broadcast_shapes(scores.shape, mask.shape):
         return apply_mask(scores, mask)  # the mask adds dimensions: cannot write in place
     if mask.dtype == torch.bool:
