@@ -51,6 +51,17 @@ def graded_cell(chapter: str, grade_id: str):
     return next(c for c in graded_cells(load("solutions", chapter)) if nbgrader_meta(c)["grade_id"] == grade_id)
 
 
+def run_graded_in(cell, namespace: dict) -> Optional[Exception]:
+    """Run a graded cell in ``namespace`` itself, as the kernel does: the exercise functions read
+    that very dict as their globals, so a cell that swaps in reference versions for the functions
+    an exercise builds on (``grading.using(globals(), ...)``) reaches them. Returns the exception."""
+    try:
+        run_cell_into(cell.source, namespace)
+    except Exception as err:  # noqa: BLE001 — any failure of a graded cell counts as failing it
+        return err
+    return None
+
+
 def run_graded(cell, namespace: dict) -> Optional[Exception]:
     """Run a graded cell on a copy of ``namespace``; return the exception it raised (None: it passed)."""
     try:

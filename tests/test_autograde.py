@@ -25,7 +25,7 @@ from instructor import batches, builders, kinds
 from instructor.autograde import autograde_chapters
 from instructor.plugins import BEGIN_HIDDEN, HideHiddenTests
 from instructor.sandbox import sandbox_problem, unsandboxed
-from tests.in_process import run_graded, with_exercise_cells
+from tests.in_process import run_graded_in, with_exercise_cells
 from tests.notebook_tools import chapter_ids, graded_cells, hidden_lines, load, nbgrader_meta, page_text
 
 pytestmark = pytest.mark.slow
@@ -62,8 +62,8 @@ def in_process(chapter: str, student: str) -> list:
     submission, _ = mistake_batch(chapter)[student]
     namespace = with_exercise_cells(chapter, submission.notebook.cells)  # mistakes appended, in order
     verdicts = []
-    for cell in graded_cells(load("solutions", chapter)):
-        err = run_graded(cell, namespace)
+    for cell in graded_cells(load("solutions", chapter)):  # in one namespace, in order, as in the kernel
+        err = run_graded_in(cell, namespace)
         named = mistakes.named_in(str(err)) if err is not None else []
         verdicts.append((cell, (err is None, named[0] if named else None)))
     return verdicts
