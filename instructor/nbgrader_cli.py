@@ -21,15 +21,10 @@ def nbgrader(
 
     ``die_with_parent``: nbgrader is killed if this process dies (a Dask worker killed mid-task
     leaves no nbgrader grading on behind it)."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    if grading_dir is not None:
-        env["COURSE_GRADING_DIR"] = str(Path(grading_dir).resolve())
-    env.update(extra_env or {})
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=ROOT,
-        env=env,
+        env=nbgrader_env(grading_dir, extra_env),
         capture_output=True,
         text=True,
         preexec_fn=_die_with_parent if die_with_parent else None,
@@ -37,6 +32,16 @@ def nbgrader(
     if check and result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
     return result
+
+
+def nbgrader_env(grading_dir: Path | None = None, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment nbgrader runs in: ours, the venv's bin/ first, the grading folder, extras."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if grading_dir is not None:
+        env["COURSE_GRADING_DIR"] = str(Path(grading_dir).resolve())
+    env.update(extra_env or {})
+    return env
 
 
 def _die_with_parent() -> None:
