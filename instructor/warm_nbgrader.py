@@ -15,6 +15,7 @@ each child dies with the server, so a killed worker leaves no grading behind it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -35,8 +36,10 @@ PRELOAD = (
 )
 
 
-def enabled() -> bool:
-    return os.environ.get(WARM_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+def enabled(env: dict[str, str] | None = None) -> bool:
+    """Whether ``env`` (default: ours) leaves the warm nbgrader on."""
+    value = (os.environ if env is None else env).get(WARM_ENV, "1")
+    return value.strip().lower() not in ("0", "false", "no", "off")
 
 
 def _die_with_parent() -> None:
@@ -72,8 +75,6 @@ def _child(request: dict) -> None:
 
         traceback.print_exc()
     finally:
-        import atexit
-
         atexit._run_exitfuncs()  # nbgrader_config.py's clean-up; os._exit skips it otherwise
         sys.stdout.flush()
         sys.stderr.flush()
@@ -112,7 +113,14 @@ class WarmNbgrader:
             )
             if json.loads(self._process.stdout.readline() or "{}").get("ready") is not True:
                 raise RuntimeError("the warm nbgrader server did not start")
+            atexit.register(self.close)
         return self._process
+
+    def close(self) -> None:
+        """Stop the server (a worker leaving stops its server rather than waiting for the signal)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
 
     def run(self, args: list[str], env: dict[str, str], cwd: Path, log: Path) -> int:
         """``nbgrader ARGS`` in ``cwd`` with ``env``; its output goes to ``log``; its exit status."""

@@ -102,7 +102,7 @@ def grade(task: Task, gradebook: bytes) -> Graded:
         (workspace / "gradebook.db").write_bytes(gradebook)
         env = dict(task.env, COURSE_DB_URL=f"sqlite:///{workspace / 'gradebook.db'}")
         args = ["autograde", task.chapter, "--student", task.student, "--force"]
-        if warm_nbgrader.enabled():
+        if warm_nbgrader.enabled(task.env):
             log_file = workspace / "nbgrader.log"
             _warm().run(args, nbgrader_env(workspace, env), ROOT, log_file)
             log = log_file.read_text(errors="replace")
