@@ -165,10 +165,11 @@ def count_parameters(model: nn.Module) -> int:
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> float:
-    """Fraction of correct argmax predictions of model(x) (N, n_classes) against y (N,), in eval mode."""
+    """Fraction of x (N, ...) whose argmax logit is y (N,), in eval mode, batch by batch on the model's device."""
     model.eval()
+    device = next(model.parameters()).device
     correct = sum(
-        int((model(x[i : i + batch_size]).argmax(-1) == y[i : i + batch_size]).sum())
+        int((model(x[i : i + batch_size].to(device)).argmax(-1) == y[i : i + batch_size].to(device)).sum())
         for i in range(0, len(x), batch_size)
     )
     return correct / len(x)
