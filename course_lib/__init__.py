@@ -23,11 +23,12 @@ One name per idea, the paper's or the oracle library's, in every config and sign
 
 - ``d_model``: a token's width C (``decoder_d_model`` for MAE's narrower decoder); ``d_ff``:
   the feed-forward hidden width; ``n_heads``: heads h per attention layer;
-- ``n_layers``: the depth of one stack of blocks, prefixed by the stack it counts
-  (``decoder_n_layers``, ``image_n_layers``, ``text_n_layers``). Two exceptions keep their
-  oracle's name: ``num_layers`` of chapter 1's stacked RNN/LSTM (``nn.RNN``/``nn.LSTM``'s
-  argument, which the chapter's exercises mirror) and Swin's ``depths``, one depth per stage
-  (torchvision's and the paper's);
+- ``n_layers``: the depth of one stack of blocks, prefixed by the stack it counts like its
+  width and heads (``decoder_n_layers`` beside ``decoder_d_model``, ``image_n_layers``,
+  ``text_n_layers``). Kept as they are: chapter 6's ``TransformerConfig.n_encoder_layers`` /
+  ``n_decoder_layers`` (its graded test cells read them), ``num_layers`` of chapter 1's stacked
+  RNN (``nn.RNN``'s argument, which the exercise mirrors) and Swin's ``depths``, one depth per
+  stage (torchvision's and the paper's);
 - ``n_patches``: L = (H/P)·(W/P), the patches of one image;
 - ``embed_dim``: Swin's stage-1 width C only (torchvision's ``SwinTransformer(embed_dim=...)``,
   the chapter's oracle); CLIP's joint-space width is ``projection_dim`` (Hugging Face's
