@@ -81,17 +81,15 @@ class CLIPConfig:
     d_model: int = 64  # width of both towers
     n_heads: int = 4  # attention heads in both towers
     d_ff: int = 128  # feed-forward width in both towers
-    image_layers: int = 2  # ViT blocks
-    text_layers: int = 2  # text-encoder blocks
-    embed_dim: int = 32  # E, width of the joint space
+    image_n_layers: int = 2  # ViT blocks
+    text_n_layers: int = 2  # text-encoder blocks
+    projection_dim: int = 32  # E, width of the joint space (Hugging Face CLIPConfig's name)
     image_pool: str = "mean"  # "mean" over patch tokens (position-blind) or "cls" (token 0)
-    position_embedding: bool = True  # ViT learned position embedding; False makes the image side position-blind
+    position: str = "learned"  # the ViT's position embedding: "learned", or "none" (the image side is position-blind)
 
     @classmethod
     def tiny(cls) -> "CLIPConfig":
-        return cls(
-            image_size=16, patch_size=8, d_model=16, n_heads=2, d_ff=32, image_layers=1, text_layers=1, embed_dim=8
-        )
+        return cls(image_size=16, d_model=16, n_heads=2, d_ff=32, image_n_layers=1, text_n_layers=1, projection_dim=8)
 
 
 class TextEncoder(nn.Module):
@@ -109,12 +107,12 @@ class TextEncoder(nn.Module):
             d_model=c.d_model,
             n_heads=c.n_heads,
             d_ff=c.d_ff,
-            n_layers=c.text_layers,
+            n_layers=c.text_n_layers,
             norm_first=True,
             activation="gelu",
             use_sdpa=True,
         )  # SDPA: faster, same result
-        self.projection = nn.Parameter(torch.randn(c.d_model, c.embed_dim) * c.d_model**-0.5)
+        self.projection = nn.Parameter(torch.randn(c.d_model, c.projection_dim) * c.d_model**-0.5)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         B, T = ids.shape
@@ -134,7 +132,7 @@ class ImageEncoder(nn.Module):
         c = config
         self.vit = ViT(vit_config(c))
         self.pool = c.image_pool
-        self.projection = nn.Parameter(torch.randn(c.d_model, c.embed_dim) * c.d_model**-0.5)
+        self.projection = nn.Parameter(torch.randn(c.d_model, c.projection_dim) * c.d_model**-0.5)
 
     def forward(self, images: Tensor) -> Tensor:
         tokens = self.vit.forward_features(images)  # (B, 1 + N, C), after the final norm
@@ -170,8 +168,8 @@ def vit_config(config: CLIPConfig) -> ViTConfig:
         d_model=c.d_model,
         n_heads=c.n_heads,
         d_ff=c.d_ff,
-        n_layers=c.image_layers,
-        position="learned" if c.position_embedding else "none",
+        n_layers=c.image_n_layers,
+        position=c.position,
     )
 
 

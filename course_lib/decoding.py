@@ -3,9 +3,9 @@
 - :func:`greedy_decode`: generate from <bos>, one token at a time, until <eos> or a maximum length;
 - :func:`translation_loss`: teacher forcing — the decoder reads <bos> y_1 … y_{T-1} and predicts
   y_1 … y_T <eos>, cross-entropy with label smoothing, padding ignored;
-- :func:`warmup_inverse_sqrt`: the 2017 paper's schedule (linear warm-up, then ∝ 1/√step);
-  :func:`warmup_cosine` and :func:`warmup_constant`, the same warm-up with other decays;
-- :func:`train_translation`: a step-counted training loop with a progress bar;
+- :func:`train_translation`: a step-counted run of :func:`course_lib.training.train_steps`, Adam
+  with one of :mod:`course_lib.schedules` (warm-up + cosine, the 2017 paper's warm-up + 1/√step,
+  warm-up + constant) or a constant learning rate;
 - :func:`translate`, :func:`evaluate_translation`: exact match and corpus BLEU (sacrebleu);
 - :func:`lookahead_table`: the −1e9 additive look-ahead mask next to the boolean one;
 - :func:`ffn_grad_norms`: per-layer gradient norms at initialisation (Post-LN vs Pre-LN);
@@ -14,18 +14,18 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
+from . import training
 from .data.translation import Batch
 from .data.vocab import BOS, EOS, PAD, Vocab, pad_batch
 from .reference import reference
+from .schedules import warmup_constant, warmup_cosine, warmup_inverse_sqrt
 
 
 @reference
@@ -78,57 +78,6 @@ def translation_loss(
     return loss, correct, int(real.sum())
 
 
-def warmup_inverse_sqrt(warmup_steps: int):
-    """Learning-rate factor: step/warmup while warming up, then √(warmup/step) (peak 1 at the end of warm-up).
-
-    Use with ``torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_inverse_sqrt(w))``; the
-    optimizer's lr is the peak learning rate.
-    """
-    if warmup_steps < 1:
-        raise ValueError(f"warmup_steps must be >= 1; got {warmup_steps}")
-
-    def factor(step: int) -> float:
-        step = step + 1  # LambdaLR counts from 0
-        return min(step / warmup_steps, math.sqrt(warmup_steps / step))
-
-    return factor
-
-
-def warmup_cosine(warmup_steps: int, total_steps: int):
-    """Learning-rate factor: linear warm-up to 1, then a cosine decay to 0 at total_steps.
-
-    For a training run of a known number of steps this ends lower than :func:`warmup_inverse_sqrt`
-    and usually better. Use with ``LambdaLR`` like it.
-    """
-    if not 1 <= warmup_steps < total_steps:
-        raise ValueError(
-            f"need 1 <= warmup_steps < total_steps; got warmup_steps={warmup_steps}, total_steps={total_steps}"
-        )
-
-    def factor(step: int) -> float:
-        step = step + 1
-        if step <= warmup_steps:
-            return step / warmup_steps
-        progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def warmup_constant(warmup_steps: int):
-    """Learning-rate factor: linear warm-up to 1, then 1 for good (no decay).
-
-    Against ``schedule="constant"`` it changes one thing only: the first ``warmup_steps`` steps.
-    """
-    if warmup_steps < 1:
-        raise ValueError(f"warmup_steps must be >= 1; got {warmup_steps}")
-
-    def factor(step: int) -> float:
-        return min(1.0, (step + 1) / warmup_steps)
-
-    return factor
-
-
 @dataclass
 class TrainLog:
     """What :func:`train_translation` records, one entry per step."""
@@ -175,19 +124,27 @@ def train_translation(
     factor = factors[schedule]()
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     log = TrainLog()
-    bar = tqdm(zip(range(steps), _forever(loader)), total=steps, desc=desc, disable=not progress)
-    for _, batch in bar:
-        loss, _, _ = translation_loss(model, batch.to(device), label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        log.lr.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-        log.loss.append(loss.item())
-        if len(log.loss) % 50 == 0:
-            bar.set_postfix(loss=f"{sum(log.loss[-50:]) / 50:.3f}")
+
+    def loss_fn(batch: Batch) -> Tensor:
+        log.lr.append(optimizer.param_groups[0]["lr"])  # the learning rate this step uses
+        return translation_loss(model, batch.to(device), label_smoothing)[0]
+
+    def postfix(losses: list[float]) -> Optional[dict]:  # the mean of the last 50 steps, every 50 steps
+        return {"loss": f"{sum(losses[-50:]) / 50:.3f}"} if len(losses) % 50 == 0 else None
+
+    batches = (batch for _, batch in zip(range(steps), _forever(loader)))
+    log.loss = training.train_steps(
+        model,
+        batches,
+        loss_fn,
+        optimizer,
+        scheduler=scheduler,
+        clip_grad_norm=clip,
+        total=steps,
+        desc=desc,
+        progress=progress,
+        postfix=postfix,
+    )
     model.eval()
     return log
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from . import training
 from .reference import reference
 from .runtime import single_cpu_thread
 
@@ -213,22 +214,28 @@ def _skipgram_epochs(
     device: torch.device,
     progress: bool,
 ) -> list[float]:
-    """The training loop of :func:`train_skipgram`; returns the mean loss of each epoch."""
-    losses = []
-    for _ in tqdm(range(cfg.epochs), desc="skip-gram epochs", disable=not progress):
+    """The epochs of :func:`train_skipgram`, each a run of :func:`~course_lib.training.train_steps`;
+    returns the mean loss of each epoch."""
+
+    def epoch_batches() -> Iterator[tuple[Tensor, Tensor]]:  # (B, 2) pairs and (B, K) negatives
         order = torch.randperm(len(pairs), generator=g)
-        total, n = 0.0, 0
         for start in range(0, len(pairs), cfg.batch_size):
             batch = pairs[order[start : start + cfg.batch_size]]  # (B, 2)
-            negatives = torch.multinomial(noise, batch.shape[0] * cfg.n_negatives, replacement=True, generator=g).view(
-                -1, cfg.n_negatives
-            )  # (B, K)
-            batch, negatives = batch.to(device), negatives.to(device)
-            loss = model(batch[:, 0], batch[:, 1], negatives)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total, n = total + loss.item() * len(batch), n + len(batch)
+            n_noise = batch.shape[0] * cfg.n_negatives
+            negatives = torch.multinomial(noise, n_noise, replacement=True, generator=g).view(-1, cfg.n_negatives)
+            yield batch.to(device), negatives.to(device)
+
+    def loss_fn(batch: tuple[Tensor, Tensor]) -> Tensor:
+        pair, negatives = batch
+        return model(pair[:, 0], pair[:, 1], negatives)
+
+    sizes = [min(cfg.batch_size, len(pairs) - start) for start in range(0, len(pairs), cfg.batch_size)]
+    losses = []
+    for _ in tqdm(range(cfg.epochs), desc="skip-gram epochs", disable=not progress):
+        step_losses = training.train_steps(model, epoch_batches(), loss_fn, optimizer, progress=False)
+        total, n = 0.0, 0
+        for loss, size in zip(step_losses, sizes):
+            total, n = total + loss * size, n + size
         losses.append(total / n)
     return losses
 

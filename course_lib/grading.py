@@ -14,21 +14,18 @@ Integrity: student code runs in the same interpreter as the hidden tests, so it 
 what they compare with (``torch.allclose = lambda *a, **k: True``, ``F.scaled_dot_product_attention``,
 ``builtins.abs``, a ``TorchFunctionMode`` left switched on) or the helpers themselves
 (``grading.assert_close = ...``). When this module is imported (the grading kernel imports it
-before any student code) it takes a snapshot of the genuine objects; :func:`check_genuine`, which
-:func:`run_student` and :func:`assert_close` call, compares against it, and the module's own names
-cannot be rebound. This stops monkeypatching, not a student who rewrites ``sys.modules`` or
-memory through ``ctypes``: the autograder lists such code for review.
+before any student code) it takes (through course_lib.integrity) a snapshot of the genuine
+objects; :func:`check_genuine`, which :func:`run_student` and :func:`assert_close` call, compares
+against it, and the module's own names cannot be rebound. This stops monkeypatching, not a
+student who rewrites ``sys.modules`` or memory through ``ctypes``: the autograder lists such code for review.
 """
 
 from __future__ import annotations
 
-import builtins
 import contextlib
-import inspect
 import math
 import re
 import sys
-import types
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
@@ -36,21 +33,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
-from . import diagnosis
+from . import diagnosis, integrity
+from .integrity import check_genuine, seal  # noqa: F401 (check_genuine: part of grading's API)
 from .reference import ReferenceUsedError, references_blocked
 from .reference import names_of as reference_names
 
 # torch functions that would do an attention exercise for the student.
 TORCH_ATTENTION = (F.scaled_dot_product_attention, F.multi_head_attention_forward)
-
-_GENUINE = {
-    "allclose": torch.allclose,
-    "isclose": torch.isclose,
-    "isnan": torch.isnan,
-    "equal": torch.equal,
-    "abs": torch.abs,
-    "max": torch.max,
-}
 
 
 class ForbiddenFunctionError(RuntimeError):
@@ -88,7 +77,7 @@ def run_student(
 
     The comparison tools are checked before and after (see :func:`check_genuine`).
     """
-    check_genuine()
+    integrity.check_genuine()  # an attribute lookup: the sealed module restores its own names first
     call = diagnosis.record(fn, args, kwargs, forbid, allow_refs)
     _LAST_CALL[0] = call
     try:
@@ -103,7 +92,7 @@ def run_student(
         raise AssertionError(
             f"{_name_of(fn)} raised {type(err).__name__}: {_short(str(err))}. {diagnosis.describe(named)}"
         ) from None
-    check_genuine()
+    integrity.check_genuine()
     return result
 
 
@@ -166,7 +155,7 @@ def assert_close(
     When they differ, the latest :func:`run_student` call is replayed with the catalogue's common
     mistakes; if the student's answer matches one, the message names it first.
     """
-    check_genuine()
+    integrity.check_genuine()
     problem = _difference(actual, expected, what, atol, rtol, hint)
     if problem is None:
         return
@@ -262,145 +251,9 @@ def check_meta_device(
 _DATA_DEPENDENT = re.compile(r"Cannot copy out of meta tensor|cannot be called on meta tensors")
 
 
-def check_genuine() -> None:
-    """Refuse to grade if what the tests compare with was replaced (monkeypatched).
-
-    Checks torch's comparison functions against torch's read-only C table, torch's other built-in
-    functions, every public function of torch.nn.functional and math, the methods of Tensor and of
-    the nn modules, the builtins, course_lib's reference guard, and that no torch function or
-    dispatch mode is active. Cheap (about 0.3 ms): run_student and assert_close call it every time.
-    """
-    for name, fn in _GENUINE.items():
-        if (
-            getattr(torch, name) is not fn
-            or fn is not getattr(torch._C._VariableFunctions, name, fn)
-            or type(fn).__name__ != "builtin_function_or_method"
-        ):
-            raise AssertionError(f"torch.{name} has been replaced; grading needs the genuine function")
-    for owner, label, entries, closed in _SNAPSHOT:
-        current = vars(owner)
-        for name, value in entries.items():
-            if current.get(name, _MISSING) is not value:
-                raise AssertionError(f"{label}.{name} has been replaced; grading needs the genuine one")
-        if closed and len(current) != len(entries):
-            added = sorted(n for n in current if n not in entries and n not in _LAZILY_PATCHED and callable(current[n]))
-            if added:
-                raise AssertionError(f"{label}.{added[0]} has been added; grading needs the genuine class")
-    if torch._C._len_torch_function_stack() or torch._C._len_torch_dispatch_stack():
-        raise AssertionError("a torch function or dispatch mode is active outside the tests; grading needs plain torch")
-    _check_reference_guard()
-
-
-_MISSING = object()
-_LAZILY_PATCHED = {"__init__", "__setstate__"}  # torch._dynamo wraps Module's when it starts tracing
-_BUILTIN_EXCLUDED = {"input", "raw_input", "help", "breakpoint", "open", "print"}  # IPython/ipykernel swap these
-
-
-def _public_callables(namespace: dict) -> dict[str, Any]:
-    return {k: v for k, v in namespace.items() if not k.startswith("_") and callable(v)}
-
-
-def _take_snapshot() -> tuple:
-    """(owner, label, {name: genuine object}, closed) for everything check_genuine verifies."""
-    from torch import nn
-
-    table = torch._C._VariableFunctions  # read-only: torch's own builtins, never rewrapped at runtime
-    snapshot = [
-        (
-            torch,
-            "torch",
-            {k: v for k, v in _public_callables(vars(torch)).items() if getattr(table, k, None) is v},
-            False,
-        ),
-        (F, "torch.nn.functional", _public_callables(vars(F)), False),
-        (math, "math", _public_callables(vars(math)), False),
-        (
-            builtins,
-            "builtins",
-            {
-                k: v
-                for k, v in vars(builtins).items()
-                if k not in _BUILTIN_EXCLUDED and isinstance(v, (types.BuiltinFunctionType, type))
-            },
-            False,
-        ),
-    ]
-    classes = [Tensor] + [c for c in vars(nn).values() if inspect.isclass(c) and issubclass(c, nn.Module)]
-    for cls in classes:
-        entries = {
-            k: v
-            for k, v in vars(cls).items()
-            if k not in _LAZILY_PATCHED and (callable(v) or isinstance(v, (property, staticmethod, classmethod)))
-        }
-        snapshot.append((cls, f"{cls.__module__}.{cls.__qualname__}", entries, True))
-    return tuple(snapshot)
-
-
-def _check_reference_guard() -> None:
-    """course_lib's references must still be the guarded ones, and the guard's state its own."""
-    from . import reference
-
-    if any(getattr(reference, attribute) is not genuine for attribute, genuine in _GUARD.items()):
-        raise AssertionError("course_lib.reference has been tampered with; grading needs the genuine guard")
-    for key, guarded in reference.REGISTRY.items():
-        module, name = key.rsplit(".", 1)
-        owner = sys.modules.get(f"course_lib.{module}")
-        if owner is not None and getattr(owner, name, guarded) is not guarded:
-            raise AssertionError(f"course_lib.{key} has been replaced; grading needs the genuine reference")
-
-
 def randn(*shape: int, seed: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """A reproducible standard-normal tensor for tests (its own generator: no global state)."""
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
 
 
-def _seal(module: types.ModuleType) -> None:
-    """Make the module's names read-only: assignments raise, and lookups of a name whose entry
-    in ``vars(module)`` was replaced anyway put the original back first."""
-    originals = types.MappingProxyType({k: v for k, v in vars(module).items() if not k.startswith("__")})
-
-    class SealedModule(types.ModuleType):
-        __slots__ = ()
-
-        def __getattribute__(self, name):
-            namespace = object.__getattribute__(self, "__dict__")
-            for key, value in originals.items():
-                if namespace.get(key, _MISSING) is not value:
-                    namespace[key] = value
-            return object.__getattribute__(self, name)
-
-        def __setattr__(self, name, value):
-            if name in originals:
-                raise AttributeError(f"course_lib.grading.{name} cannot be replaced (grading needs the genuine one)")
-            object.__setattr__(self, name, value)
-
-        def __delattr__(self, name):
-            if name in originals:
-                raise AttributeError(f"course_lib.grading.{name} cannot be deleted")
-            object.__delattr__(self, name)
-
-    module.__class__ = SealedModule
-
-
-def _guard_snapshot() -> dict[str, Any]:
-    from . import reference
-
-    return {
-        name: getattr(reference, name)
-        for name in (
-            "references_blocked",
-            "_blocked",
-            "_writing",
-            "REGISTRY",
-            "_inside_allowed_reference",
-            "_run_allowed",
-            "_allowed_class_method",
-            "_TRANSPARENT",
-        )
-    }
-
-
-_SNAPSHOT = _take_snapshot()
-_GUARD = types.MappingProxyType(_guard_snapshot())
-_GENUINE = types.MappingProxyType(_GENUINE)
-_seal(sys.modules[__name__])
+seal(sys.modules[__name__])

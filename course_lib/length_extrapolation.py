@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .multihead import MultiHeadAttention, merge_heads, split_heads
+from .order_task import OrderClassifierConfig
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding, rotary_embedding
 
 POSITIONS = ("sinusoidal", "learned", "rotary")
@@ -56,15 +57,11 @@ class RotarySelfAttention(MultiHeadAttention):
 
 
 @dataclass
-class LengthClassifierConfig:
-    """A small pre-norm encoder that classifies a whole sequence; ``positions`` picks the kind."""
+class LengthClassifierConfig(OrderClassifierConfig):
+    """Chapter 5's order-task encoder (:class:`OrderClassifierConfig`'s fields) with room for longer
+    test sequences; ``position`` is "sinusoidal", "learned" or "rotary"."""
 
-    vocab_size: int = 22  # token ids of the order task (2 markers + 20 fillers)
     max_len: int = 64  # longest test sequence (the learned table's rows)
-    d_model: int = 32  # width C
-    n_heads: int = 4  # heads per layer
-    n_layers: int = 2  # attention + feed-forward blocks
-    positions: str = "sinusoidal"  # "sinusoidal", "learned" or "rotary"
 
 
 class LengthClassifier(nn.Module):
@@ -72,16 +69,16 @@ class LengthClassifier(nn.Module):
 
     def __init__(self, config: LengthClassifierConfig):
         super().__init__()
-        if config.positions not in POSITIONS:
-            raise ValueError(f"positions must be one of {POSITIONS}; got {config.positions!r}")
+        if config.position not in POSITIONS:
+            raise ValueError(f"position must be one of {POSITIONS}; got {config.position!r}")
         self.config = config
-        C, rotary = config.d_model, config.positions == "rotary"
+        C, rotary = config.d_model, config.position == "rotary"
         self.embed = nn.Embedding(config.vocab_size, C)
         self.pos = {
             "sinusoidal": lambda: SinusoidalPositionalEncoding(C, config.max_len),
             "learned": lambda: LearnedPositionalEmbedding(config.max_len, C),
             "rotary": nn.Identity,
-        }[config.positions]()
+        }[config.position]()
         attn = RotarySelfAttention if rotary else MultiHeadAttention
         self.attns = nn.ModuleList(attn(C, config.n_heads, use_sdpa=True) for _ in range(config.n_layers))
         self.norms = nn.ModuleList(nn.LayerNorm(C) for _ in range(config.n_layers))
@@ -101,15 +98,3 @@ class LengthClassifier(nn.Module):
             x = x + attn(norm(x))  # Pre-LN residual blocks (chapter 6)
             x = x + ff(x)
         return self.head(x.mean(dim=1))  # (B, 2)
-
-
-def accuracy(model: nn.Module, tokens: Tensor, labels: Tensor, batch_size: int = 500) -> float:
-    """Fraction of sequences tokens (N, T) whose argmax logit is the label (N,)."""
-    model.eval()
-    device = next(model.parameters()).device
-    correct = 0
-    with torch.no_grad():
-        for start in range(0, len(tokens), batch_size):
-            x, y = tokens[start : start + batch_size].to(device), labels[start : start + batch_size].to(device)
-            correct += (model(x).argmax(-1) == y).sum().item()
-    return correct / len(tokens)

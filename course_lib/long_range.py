@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from . import training
 from .attention import AttentionClassifier, AttentionClassifierConfig
 from .data.agreement import AGREEMENT_VOCAB, make_agreement_task
 from .rnn import RecurrentClassifier, RecurrentClassifierConfig, bptt_grad_norms, lstm_cell
@@ -83,13 +84,15 @@ def train_and_evaluate(
     X, y, X_valid, y_valid = X.to(device), y.to(device), X_valid.to(device), y_valid.to(device)
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-    for step in range(cfg.steps):
-        batch = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
-        loss = nn.functional.cross_entropy(model(X[batch]), y[batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # keeps an exploding RNN step from derailing
-        optimizer.step()
+    batches = (slice(step * cfg.batch_size, (step + 1) * cfg.batch_size) for step in range(cfg.steps))
+    training.train_steps(
+        model,
+        batches,
+        lambda batch: nn.functional.cross_entropy(model(X[batch]), y[batch]),
+        optimizer,
+        clip_grad_norm=1.0,  # keeps an exploding RNN step from derailing
+        progress=False,
+    )
     model.eval()
     with torch.no_grad():
         return (model(X_valid).argmax(-1) == y_valid).float().mean().item()

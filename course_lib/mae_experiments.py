@@ -106,8 +106,8 @@ def cls_attention(model: MAE, imgs: Tensor) -> Tensor:
         x = layer(x)  # (B, 1 + L, d)
     h = last.norm1(x) if last.norm_first else x
     _, weights = last.self_attn(h, h, h, need_weights=True)  # (B, heads, 1 + L, 1 + L)
-    if weights.shape[-1] != 1 + c.num_patches:
-        raise RuntimeError(f"expected attention over 1 + L = {1 + c.num_patches} tokens; got {weights.shape}")
+    if weights.shape[-1] != 1 + c.n_patches:
+        raise RuntimeError(f"expected attention over 1 + L = {1 + c.n_patches} tokens; got {weights.shape}")
     return weights[:, :, 0, 1:].mean(dim=1)  # (B, L): CLS query, patch keys
 
 

@@ -32,7 +32,7 @@ class MAEConfig:
     n_layers: int = 3  # encoder blocks
     decoder_d_model: int = 48  # the decoder is narrower ...
     decoder_n_heads: int = 4
-    decoder_layers: int = 1  # ... and shallower ("asymmetric" design)
+    decoder_n_layers: int = 1  # ... and shallower ("asymmetric" design)
     mask_ratio: float = 0.75  # fraction of patches removed during pretraining
     norm_pix_loss: bool = False  # standardise each target patch (MAE's better default on ImageNet)
 
@@ -40,11 +40,6 @@ class MAEConfig:
     def n_patches(self) -> int:
         """L = (image_size / patch_size)², the name ViTConfig uses."""
         return (self.image_size // self.patch_size) ** 2
-
-    @property
-    def num_patches(self) -> int:
-        """Old name of :attr:`n_patches`, kept while chapter 10's notebook moves over."""
-        return self.n_patches
 
     @classmethod
     def tiny(cls) -> "MAEConfig":
@@ -56,8 +51,23 @@ class MAEConfig:
             n_layers=1,
             decoder_d_model=8,
             decoder_n_heads=2,
-            decoder_layers=1,
+            decoder_n_layers=1,
         )
+
+
+def _vit_blocks(d_model: int, n_heads: int, n_layers: int) -> TransformerEncoder:
+    """ViT-style blocks (pre-norm, GELU, LayerNorm eps 1e-6, MLP 4·d) of the encoder and the decoder.
+    SDPA: the same result as the course's attention, faster."""
+    return TransformerEncoder(
+        d_model=d_model,
+        n_heads=n_heads,
+        d_ff=4 * d_model,
+        n_layers=n_layers,
+        norm_first=True,
+        activation="gelu",
+        eps=1e-6,
+        use_sdpa=True,
+    )
 
 
 class MAE(nn.Module):
@@ -75,29 +85,11 @@ class MAE(nn.Module):
         self.patch_embed = PatchEmbedding(c.in_channels, c.patch_size, c.d_model)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.d_model))
         self.pos_embed = nn.Parameter(torch.randn(1, 1 + L, c.d_model) * 0.02)
-        self.encoder = TransformerEncoder(
-            d_model=c.d_model,
-            n_heads=c.n_heads,
-            d_ff=4 * c.d_model,
-            n_layers=c.n_layers,
-            norm_first=True,
-            activation="gelu",
-            eps=1e-6,
-            use_sdpa=True,
-        )  # SDPA: same result as the course's attention, faster
+        self.encoder = _vit_blocks(c.d_model, c.n_heads, c.n_layers)
         self.decoder_embed = nn.Linear(c.d_model, c.decoder_d_model)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_d_model))
         self.decoder_pos_embed = nn.Parameter(torch.randn(1, 1 + L, c.decoder_d_model) * 0.02)
-        self.decoder = TransformerEncoder(
-            d_model=c.decoder_d_model,
-            n_heads=c.decoder_n_heads,
-            d_ff=4 * c.decoder_d_model,
-            n_layers=c.decoder_layers,
-            norm_first=True,
-            activation="gelu",
-            eps=1e-6,
-            use_sdpa=True,
-        )
+        self.decoder = _vit_blocks(c.decoder_d_model, c.decoder_n_heads, c.decoder_n_layers)
         self.decoder_pred = nn.Linear(c.decoder_d_model, c.patch_size**2 * c.in_channels)
         nn.init.normal_(self.mask_token, std=0.02)
         nn.init.normal_(self.cls_token, std=0.02)

@@ -18,14 +18,14 @@ from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 
 @dataclass
 class OrderClassifierConfig:
-    """A small encoder that classifies a whole sequence; ``positions`` picks the encoding."""
+    """A small encoder that classifies a whole sequence; ``position`` picks the encoding."""
 
     vocab_size: int = 22  # token ids
     max_len: int = 16  # longest sequence
     d_model: int = 32  # width C
     n_heads: int = 4  # heads per layer
     n_layers: int = 2  # attention + feed-forward blocks
-    positions: str = "sinusoidal"  # "sinusoidal", "learned" or "none"
+    position: str = "sinusoidal"  # "sinusoidal", "learned" or "none"
 
 
 class OrderClassifier(nn.Module):
@@ -33,8 +33,8 @@ class OrderClassifier(nn.Module):
 
     def __init__(self, config: OrderClassifierConfig):
         super().__init__()
-        if config.positions not in ("sinusoidal", "learned", "none"):
-            raise ValueError(f"positions must be 'sinusoidal', 'learned' or 'none'; got {config.positions!r}")
+        if config.position not in ("sinusoidal", "learned", "none"):
+            raise ValueError(f"position must be 'sinusoidal', 'learned' or 'none'; got {config.position!r}")
         self.config = config
         C = config.d_model
         self.embed = nn.Embedding(config.vocab_size, C)
@@ -42,7 +42,7 @@ class OrderClassifier(nn.Module):
             "sinusoidal": lambda: SinusoidalPositionalEncoding(C, config.max_len),
             "learned": lambda: LearnedPositionalEmbedding(config.max_len, C),
             "none": nn.Identity,
-        }[config.positions]()
+        }[config.position]()
         self.attns = nn.ModuleList(MultiHeadAttention(C, config.n_heads, use_sdpa=True) for _ in range(config.n_layers))
         self.ffs = nn.ModuleList(
             nn.Sequential(nn.LayerNorm(C), nn.Linear(C, 4 * C), nn.ReLU(), nn.Linear(4 * C, C))

@@ -1,7 +1,21 @@
-"""A small, readable training loop shared by the chapters (progress with tqdm, a history)."""
+"""Training, once for the whole course: the loop, a classifier fit, accuracy and parameter counts.
+
+- :func:`train_steps`: THE loop. Every chapter's training calls it with its own batches and its own
+  ``loss_fn`` (the chapter-specific part); it zeroes the gradients, back-propagates, optionally
+  clips the gradient norm, steps the optimizer and the learning-rate scheduler, and shows progress
+  with tqdm;
+- :func:`run_epoch` / :func:`fit`: epochs over a data loader with a ``(loss, correct, items)`` step
+  and a :class:`History` (chapters 3 and 5);
+- :func:`fit_classifier`: AdamW, warm-up + cosine (:func:`~course_lib.schedules.warmup_cosine`),
+  cross-entropy on image tensors, test accuracy every epoch (chapters 7 and 8);
+- :func:`train_random_batches`: AdamW, one-cycle, on random index batches (chapters 9 and 10);
+- :func:`accuracy`, :func:`count_parameters`.
+"""
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -9,8 +23,49 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .schedules import warmup_cosine
+
 # A step function maps (model, batch) to (loss, number of correct predictions, number of items).
 StepFn = Callable[[nn.Module, object], tuple[Tensor, int, int]]
+
+
+def train_steps(
+    model: nn.Module,
+    batches: Iterable,
+    loss_fn: Callable[[object], Tensor],
+    optimizer: torch.optim.Optimizer,
+    *,
+    scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None,
+    clip_grad_norm: Optional[float] = None,
+    total: Optional[int] = None,
+    desc: str = "steps",
+    progress: bool = True,
+    leave: bool = True,
+    postfix: Optional[Callable[[list[float]], Optional[dict]]] = None,
+) -> list[float]:
+    """One optimizer step per batch; returns the loss of every step. Leaves ``model`` in train mode.
+
+    loss_fn(batch) is a 0-D loss tensor. clip_grad_norm: the largest gradient norm (None: no
+    clipping). scheduler steps after every optimizer step. total: the number of batches, for the
+    progress bar. postfix(losses so far) gives the bar's extra fields (None: leave them).
+    """
+    model.train()
+    losses: list[float] = []
+    bar = tqdm(batches, total=total, desc=desc, leave=leave, disable=not progress)
+    for batch in bar:
+        loss = loss_fn(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        losses.append(loss.item())
+        fields = postfix(losses) if postfix else {"loss": f"{losses[-1]:.4f}"}
+        if fields:
+            bar.set_postfix(fields)
+    return losses
 
 
 @dataclass
@@ -52,18 +107,24 @@ def run_epoch(
     desc: str = "",
 ) -> tuple[float, float]:
     """One pass over ``batches``; trains when an optimizer is given. Returns (mean loss, accuracy)."""
-    model.train(optimizer is not None)
+    counts: list[tuple[int, int]] = []  # (correct, items) of every batch
+
+    def loss_fn(batch: object) -> Tensor:
+        loss, correct, items = step(model, _to_device(batch, device))
+        counts.append((correct, items))
+        return loss
+
+    if optimizer is not None:
+        losses = train_steps(model, batches, loss_fn, optimizer, desc=desc, progress=bool(desc), leave=False)
+    else:
+        model.eval()
+        with torch.no_grad():
+            losses = [loss_fn(batch).item() for batch in tqdm(batches, desc=desc, leave=False, disable=not desc)]
     total_loss, total_correct, total_items = 0.0, 0, 0
-    with torch.set_grad_enabled(optimizer is not None):
-        for batch in tqdm(batches, desc=desc, leave=False, disable=not desc):
-            loss, correct, items = step(model, _to_device(batch, device))
-            if optimizer is not None:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            total_loss += loss.item() * items
-            total_correct += correct
-            total_items += items
+    for loss, (correct, items) in zip(losses, counts):
+        total_loss += loss * items
+        total_correct += correct
+        total_items += items
     if total_items == 0:
         raise ValueError("batches yielded no items: is the data loader empty?")
     return total_loss / total_items, total_correct / total_items
@@ -97,6 +158,79 @@ def fit(
     return history
 
 
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 512) -> float:
+    """Fraction of x (N, ...) whose argmax logit is y (N,), in eval mode, batch by batch on the model's device."""
+    model.eval()
+    device = next(model.parameters()).device
+    correct = sum(
+        int((model(x[i : i + batch_size].to(device)).argmax(-1) == y[i : i + batch_size].to(device)).sum())
+        for i in range(0, len(x), batch_size)
+    )
+    return correct / len(x)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_classifier` measured: per-epoch training loss and test accuracy, CPU/GPU seconds."""
+
+    train_loss: list
+    test_acc: list
+    seconds: float
+
+
+def fit_classifier(
+    model: nn.Module,
+    x_train: Tensor,
+    y_train: Tensor,
+    x_test: Tensor,
+    y_test: Tensor,
+    epochs: int,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    weight_decay: float = 0.05,
+    warmup_fraction: float = 0.1,
+    seed: int = 0,
+    device=None,
+    progress: bool = False,
+) -> FitResult:
+    """Train with AdamW, linear warm-up then cosine decay, cross-entropy; evaluate every epoch.
+
+    x_*: (N, C, H, W), y_*: (N,). Batches are drawn from tensors on ``device`` (no DataLoader),
+    shuffled by a generator seeded with ``seed``, so a run is reproducible.
+    """
+    device = device or x_train.device
+    model.to(device)
+    x_train, y_train, x_test, y_test = (t.to(device) for t in (x_train, y_train, x_test, y_test))
+    steps_per_epoch = math.ceil(len(x_train) / batch_size)
+    total = epochs * steps_per_epoch
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    factor = warmup_cosine(int(warmup_fraction * total), total, hold_peak=True)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    gen = torch.Generator().manual_seed(seed)
+
+    def loss_fn(idx: Tensor) -> Tensor:  # idx: (B,) indices of training images
+        return nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
+
+    result, start = FitResult([], [], 0.0), time.perf_counter()
+    for epoch in range(epochs):
+        order = torch.randperm(len(x_train), generator=gen).to(device)  # (N,)
+        batches = (order[i * batch_size : (i + 1) * batch_size] for i in range(steps_per_epoch))
+        desc = f"epoch {epoch + 1}/{epochs}"
+        losses = train_steps(
+            model, batches, loss_fn, optimizer, scheduler=schedule, total=steps_per_epoch, desc=desc, progress=progress
+        )
+        result.train_loss.append(sum(losses) / len(losses))
+        result.test_acc.append(accuracy(model, x_test, y_test))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
 def train_random_batches(
     model: nn.Module,
     n_items: int,
@@ -120,17 +254,17 @@ def train_random_batches(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, betas=betas)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
     generator = torch.Generator().manual_seed(seed)
-    losses = []
-    model.train()
-    bar = tqdm(range(steps), desc=desc, disable=not progress)
-    for _ in bar:
-        batch = torch.randint(n_items, (batch_size,), generator=generator).to(device)  # (B,)
-        loss = batch_loss(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(postfix(losses[-1]) if postfix else {"loss": f"{losses[-1]:.4f}"})
+    batches = (torch.randint(n_items, (batch_size,), generator=generator).to(device) for _ in range(steps))  # (B,)
+    losses = train_steps(
+        model,
+        batches,
+        batch_loss,
+        optimizer,
+        scheduler=schedule,
+        total=steps,
+        desc=desc,
+        progress=progress,
+        postfix=(lambda losses: postfix(losses[-1])) if postfix else None,
+    )
     model.eval()
     return losses

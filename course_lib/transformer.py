@@ -192,11 +192,8 @@ class DecoderLayer(nn.Module):
         return y
 
 
-class TransformerEncoder(nn.Module):
-    """n_layers :class:`EncoderLayer` s and a final LayerNorm (ViT and CLIP's text encoder use it).
-
-    x: (B, T, C), mask as in EncoderLayer → (B, T, C).
-    """
+class _LayerStack(nn.Module):
+    """n_layers layers made by ``_layer`` (one signature for both stacks) and a final LayerNorm."""
 
     def __init__(
         self,
@@ -217,7 +214,7 @@ class TransformerEncoder(nn.Module):
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1; got {n_layers}")
         self.layers = nn.ModuleList(
-            EncoderLayer(
+            self._layer(
                 d_model,
                 n_heads,
                 d_ff,
@@ -231,6 +228,19 @@ class TransformerEncoder(nn.Module):
             for _ in range(n_layers)
         )
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias) if final_norm else nn.Identity()
+
+    def _layer(self, *args, **kwargs) -> nn.Module:
+        raise NotImplementedError
+
+
+class TransformerEncoder(_LayerStack):
+    """n_layers :class:`EncoderLayer` s and a final LayerNorm (ViT and CLIP's text encoder use it).
+
+    x: (B, T, C), mask as in EncoderLayer → (B, T, C).
+    """
+
+    def _layer(self, *args, **kwargs) -> EncoderLayer:
+        return EncoderLayer(*args, **kwargs)
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         for layer in self.layers:
@@ -238,42 +248,11 @@ class TransformerEncoder(nn.Module):
         return self.norm(x)
 
 
-class TransformerDecoder(nn.Module):
+class TransformerDecoder(_LayerStack):
     """n_layers :class:`DecoderLayer` s and a final LayerNorm. y: (B, T, C), memory: (B, S, C) → (B, T, C)."""
 
-    def __init__(
-        self,
-        d_model: int,
-        n_heads: int,
-        d_ff: int,
-        n_layers: int,
-        dropout: float = 0.0,
-        norm_first: bool = False,
-        *,
-        activation: str = "relu",
-        eps: float = 1e-5,
-        bias: bool = True,
-        final_norm: bool = True,
-        use_sdpa: bool = False,
-    ):
-        super().__init__()
-        if n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1; got {n_layers}")
-        self.layers = nn.ModuleList(
-            DecoderLayer(
-                d_model,
-                n_heads,
-                d_ff,
-                dropout,
-                norm_first,
-                activation=activation,
-                eps=eps,
-                bias=bias,
-                use_sdpa=use_sdpa,
-            )
-            for _ in range(n_layers)
-        )
-        self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias) if final_norm else nn.Identity()
+    def _layer(self, *args, **kwargs) -> DecoderLayer:
+        return DecoderLayer(*args, **kwargs)
 
     def forward(
         self, y: Tensor, memory: Tensor, tgt_mask: Optional[Tensor] = None, memory_mask: Optional[Tensor] = None

@@ -54,7 +54,7 @@ def test_rotary_self_attention_matches_a_complex_number_oracle():
 
 @pytest.mark.parametrize("positions", ["sinusoidal", "learned", "rotary"])
 def test_length_classifier_reads_any_length_up_to_max_len(positions):
-    model = LengthClassifier(LengthClassifierConfig(positions=positions, max_len=32))
+    model = LengthClassifier(LengthClassifierConfig(position=positions, max_len=32))
     tokens, _ = make_order_task(4, length=32, seed=0)
     assert model(tokens).shape == (4, 2)
     assert model(tokens[:, :16]).shape == (4, 2)
@@ -65,7 +65,7 @@ def test_length_classifier_reads_any_length_up_to_max_len(positions):
 def test_positions_make_the_classifier_order_sensitive():
     torch.manual_seed(0)
     for positions in ("sinusoidal", "learned", "rotary"):
-        model = LengthClassifier(LengthClassifierConfig(positions=positions)).eval()
+        model = LengthClassifier(LengthClassifierConfig(position=positions)).eval()
         tokens, _ = make_order_task(3, length=16, seed=2)
         with torch.no_grad():
             gap = (model(tokens) - model(tokens.flip(1))).abs().max()
@@ -73,7 +73,7 @@ def test_positions_make_the_classifier_order_sensitive():
 
 
 def test_learned_rows_beyond_the_training_length_get_no_gradient():
-    model = LengthClassifier(LengthClassifierConfig(positions="learned", max_len=64))
+    model = LengthClassifier(LengthClassifierConfig(position="learned", max_len=64))
     tokens, labels = make_order_task(8, length=16, seed=0)
     F.cross_entropy(model(tokens), labels).backward()
     grad = model.pos.embedding.weight.grad  # (64, C)
@@ -82,5 +82,5 @@ def test_learned_rows_beyond_the_training_length_get_no_gradient():
 
 
 def test_unknown_positions_are_a_clear_error():
-    with pytest.raises(ValueError, match="positions must be one of"):
-        LengthClassifier(LengthClassifierConfig(positions="alibi"))
+    with pytest.raises(ValueError, match="position must be one of"):
+        LengthClassifier(LengthClassifierConfig(position="alibi"))

@@ -126,7 +126,7 @@ def test_order_task_is_balanced_and_both_markers_appear_once():
 @pytest.mark.parametrize("positions", ["none", "sinusoidal", "learned"])
 def test_order_classifier_shapes_and_invariance_without_positions(positions):
     torch.manual_seed(0)
-    model = OrderClassifier(OrderClassifierConfig(positions=positions)).eval()
+    model = OrderClassifier(OrderClassifierConfig(position=positions)).eval()
     x = torch.randint(0, 22, (4, 16))
     out, out_perm = model(x), model(x[:, torch.randperm(16)])
     assert out.shape == (4, 2)

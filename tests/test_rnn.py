@@ -117,31 +117,28 @@ def test_rnn_forward_rejects_bad_shapes(kwargs, message):
         R.rnn_forward(**args)
 
 
+def _lstm_cell_args(x_rows=2, w_ih_rows=16):
+    """x (x_rows, D=3), h and c (2, H=4), W_ih (w_ih_rows, 3), W_hh (16, 4), b_ih and b_hh (16,)."""
+    return (
+        torch.randn(x_rows, 3),
+        torch.randn(2, 4),
+        torch.randn(2, 4),
+        torch.randn(w_ih_rows, 3),
+        torch.randn(16, 4),
+        torch.randn(16),
+        torch.randn(16),
+    )
+
+
 def test_bptt_and_lstm_reject_bad_shapes():
     with pytest.raises(ValueError, match=r"W_hh must be \(H, H\) = \(4, 4\)"):
         R.bptt_grad_norms(torch.randn(5, 2, 4), torch.randn(3, 3), torch.randn(2, 4))
     with pytest.raises(ValueError, match=r"grad_last must be \(B, H\) = \(2, 4\)"):
         R.bptt_grad_norms(torch.randn(5, 2, 4), torch.randn(4, 4), torch.randn(4))
     with pytest.raises(ValueError, match=r"W_ih must be \(4·H, D\)"):
-        R.lstm_cell(
-            torch.randn(2, 3),
-            torch.randn(2, 4),
-            torch.randn(2, 4),
-            torch.randn(4, 3),
-            torch.randn(16, 4),
-            torch.randn(16),
-            torch.randn(16),
-        )
+        R.lstm_cell(*_lstm_cell_args(w_ih_rows=4))  # W_ih must have 4·H = 16 rows
     with pytest.raises(ValueError, match="same B"):
-        R.lstm_cell(
-            torch.randn(3, 3),
-            torch.randn(2, 4),
-            torch.randn(2, 4),
-            torch.randn(16, 3),
-            torch.randn(16, 4),
-            torch.randn(16),
-            torch.randn(16),
-        )
+        R.lstm_cell(*_lstm_cell_args(x_rows=3))  # x has 3 rows, the state 2
     with pytest.raises(ValueError, match="num_layers"):
         R.VanillaRNN(3, 4, num_layers=0)
 

@@ -9,6 +9,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from course_lib import plotting, training  # noqa: E402
+from course_lib.cnn_baseline import SmallCNN  # noqa: E402
 
 
 def _separable_data(n=256, seed=0):
@@ -50,6 +51,51 @@ def test_fit_rejects_bad_arguments():
         training.fit(model, _separable_data(), torch.optim.SGD(model.parameters(), lr=0.1), 0, torch.device("cpu"))
     with pytest.raises(ValueError, match="no items"):
         training.run_epoch(model, [], training.classification_step, torch.device("cpu"))
+
+
+def test_train_steps_clips_steps_the_scheduler_and_returns_every_loss():
+    torch.manual_seed(0)
+    model = nn.Linear(2, 1)
+    x, y = torch.randn(8, 2), torch.randn(8, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5**step)
+    seen = []
+
+    def loss_fn(batch):
+        seen.append(optimizer.param_groups[0]["lr"])
+        return nn.functional.mse_loss(model(x[batch]), y[batch]) * 1e6  # huge gradients: clipping matters
+
+    before = model.weight.detach().clone(), model.bias.detach().clone()
+    losses = training.train_steps(
+        model, [slice(0, 4), slice(4, 8)], loss_fn, optimizer, scheduler=scheduler, clip_grad_norm=1.0, progress=False
+    )
+    assert len(losses) == 2 and all(isinstance(v, float) for v in losses)
+    assert seen == pytest.approx([0.1, 0.05]), "the scheduler steps after every optimizer step"
+    moved = torch.cat([(model.weight - before[0]).flatten(), model.bias - before[1]])
+    assert moved.norm() <= 0.1 + 0.05 + 1e-6, "each step moves at most lr × clip_grad_norm"
+    assert model.training
+
+
+def test_fit_classifier_is_reproducible_and_learns_a_separable_task():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 1, 8, 8, generator=gen)
+    y = (x.mean(dim=(1, 2, 3)) > 0).long()  # brightness decides the class
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = SmallCNN(1, 2, width=8)
+        runs.append(training.fit_classifier(model, x, y, x, y, epochs=15, lr=1e-2, batch_size=16))
+    assert runs[0].train_loss == runs[1].train_loss and runs[0].test_acc == runs[1].test_acc
+    assert len(runs[0].test_acc) == 15 and runs[0].test_acc[-1] > 0.9
+    assert runs[0].train_loss[-1] < runs[0].train_loss[0]
+    assert training.accuracy(model, x, y, batch_size=5) == runs[1].test_acc[-1], "batching does not change it"
+
+
+def test_small_cnn_shapes_and_parameter_count():
+    assert SmallCNN(1, 10)(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    assert training.count_parameters(nn.Linear(3, 2)) == 8
+    frozen = nn.Linear(3, 2).requires_grad_(False)
+    assert training.count_parameters(nn.Sequential(nn.Linear(3, 2), frozen)) == 8, "frozen weights do not count"
 
 
 def test_plot_attention_labels_axes_and_checks_shapes():

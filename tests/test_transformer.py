@@ -22,9 +22,6 @@ from course_lib.decoding import (
     lookahead_table,
     train_translation,
     translation_loss,
-    warmup_constant,
-    warmup_cosine,
-    warmup_inverse_sqrt,
 )
 from course_lib.transformer import (
     DecoderLayer,
@@ -242,31 +239,6 @@ def test_translation_loss_shifts_targets():
     loss, correct, n = translation_loss(Echo(), batch, label_smoothing=0.0)
     assert n == 3, "labels are tgt[:, 1:] without padding: 4, 4, <eos>"
     assert correct == 1, "input (bos, 4, 4) vs labels (4, 4, eos): one position agrees"
-
-
-def test_warmup_then_inverse_sqrt():
-    f = warmup_inverse_sqrt(10)
-    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
-    assert f(39) == pytest.approx(0.5), "four times the warm-up → half the peak"
-    with pytest.raises(ValueError, match="warmup_steps"):
-        warmup_inverse_sqrt(0)
-
-
-def test_warmup_then_cosine_to_zero():
-    f = warmup_cosine(10, 110)
-    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
-    assert f(59) == pytest.approx(0.5), "half-way through the decay the cosine is at one half"
-    assert f(109) == pytest.approx(0.0, abs=1e-12) and f(500) == pytest.approx(0.0, abs=1e-12)
-    with pytest.raises(ValueError, match="warmup_steps < total_steps; got warmup_steps=10, total_steps=10"):
-        warmup_cosine(10, 10)
-
-
-def test_warmup_then_constant():
-    f = warmup_constant(4)
-    assert [f(s) for s in range(6)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
-    assert f(10_000) == 1.0, "no decay after the warm-up"
-    with pytest.raises(ValueError, match="warmup_steps must be >= 1; got 0"):
-        warmup_constant(0)
 
 
 def test_train_translation_warmup_constant_uses_the_warmup_then_the_peak():

@@ -13,6 +13,7 @@
   captions, opt-in torchvision datasets; chapters 7–10).
 """
 
+from . import images
 from .agreement import (
     AGREEMENT_STOI,
     AGREEMENT_VOCAB,
@@ -33,20 +34,7 @@ from .corpus import (
     sample_sentence,
     translate,
 )
-from .images import (
-    ATTRIBUTE_NAMES,
-    COLOUR_NAMES,
-    DEFAULT_TEMPLATE,
-    POSITION_NAMES,
-    SHAPE_NAMES,
-    SIZE_NAMES,
-    ImageSplit,
-    Shapes,
-    load_digits,
-    make_shapes,
-    resize_images,
-    torchvision_dataset,
-)
+from .images import *  # noqa: F403 (the names in images.__all__)
 from .lexicon import FEMININE, LEXICON, MASCULINE, Adjective, Lexicon, Noun, Preposition, Verb
 from .order import MARKER_A, MARKER_B, make_order_task
 from .tagging import IGNORE, NOUN_GENDER, TAGGING_TASKS, TaggingData, make_tagging_data
@@ -104,17 +92,6 @@ __all__ = [
     "QUERY_ID",
     "MASCULINE_LABEL",
     "FEMININE_LABEL",
-    # images
-    "ImageSplit",
-    "load_digits",
-    "resize_images",
-    "Shapes",
-    "make_shapes",
-    "SHAPE_NAMES",
-    "COLOUR_NAMES",
-    "SIZE_NAMES",
-    "POSITION_NAMES",
-    "ATTRIBUTE_NAMES",
-    "DEFAULT_TEMPLATE",
-    "torchvision_dataset",
+    # images: every name images.py exports
+    *images.__all__,
 ]

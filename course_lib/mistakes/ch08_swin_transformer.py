@@ -1,78 +1,23 @@
 """Common mistakes of chapter 8 (Swin). Each fails the graded test cell it names.
 
-Self-contained: the helpers below re-implement the correct pieces privately, so a mistake
-never calls course_lib's references (they are locked while a student's code runs)."""
+Self-contained: ``_swin_parts`` re-implements the correct pieces privately, so a mistake never
+calls course_lib's references (they are locked while a student's code runs)."""
 
 import torch
 import torch.nn.functional as F
 
 from . import Catalogue
+from ._swin_parts import (
+    _index,
+    _merge,
+    _partition,
+    _region_mask,
+    shifted_window_attention_with,
+    window_attention_with,
+)
 
 catalogue = Catalogue("08_swin_transformer")
 mistake = catalogue.mistake
-
-
-def _partition(x, M, column_major=False, permute=True):
-    B, H, W, C = x.shape
-    x = x.view(B, H // M, M, W // M, M, C)
-    if not permute:
-        return x.reshape(-1, M * M, C)
-    order = (0, 3, 1, 2, 4, 5) if column_major else (0, 1, 3, 2, 4, 5)
-    return x.permute(*order).reshape(-1, M * M, C)
-
-
-def _reverse(windows, M, H, W):
-    C = windows.shape[-1]
-    B = windows.shape[0] // ((H // M) * (W // M))
-    return windows.view(B, H // M, W // M, M, M, C).permute(0, 1, 3, 2, 4, 5).reshape(B, H, W, C)
-
-
-def _index(M, offset=None, stride=None, sign=1):
-    coords = torch.stack(torch.meshgrid(torch.arange(M), torch.arange(M), indexing="ij")).flatten(1)
-    rel = sign * (coords[:, :, None] - coords[:, None, :]) + (M - 1 if offset is None else offset)
-    return rel[0] * (2 * M - 1 if stride is None else stride) + rel[1]
-
-
-def _attend(
-    windows,
-    qkv_w,
-    qkv_b,
-    proj_w,
-    proj_b,
-    bias,
-    h,
-    mask=None,
-    *,
-    scale_dim=None,
-    transpose_bias=False,
-    use_bias=True,
-    merge_transposed=True,
-):
-    Bw, N, C = windows.shape
-    q, k, v = F.linear(windows, qkv_w, qkv_b).reshape(Bw, N, 3, h, C // h).permute(2, 0, 3, 1, 4)
-    attn = (q * (scale_dim or C // h) ** -0.5) @ k.transpose(-2, -1)
-    if use_bias:
-        attn = attn + (bias.transpose(-2, -1) if transpose_bias else bias)
-    if mask is not None:
-        nW = mask.shape[0]
-        attn = (attn.view(Bw // nW, nW, h, N, N) + mask[None, :, None]).view(Bw, h, N, N)
-    out = attn.softmax(-1) @ v  # (Bw, h, N, d)
-    out = out.transpose(1, 2).reshape(Bw, N, C) if merge_transposed else out.reshape(Bw, N, C)
-    return F.linear(out, proj_w, proj_b)
-
-
-def _region_mask(H, W, M, s, device=None, bands=None, inverted=False, windowed=True):
-    regions = torch.zeros(H, W, device=device)
-    bands = bands or (slice(0, -M), slice(-M, -s), slice(-s, None))
-    count = 0
-    for rows in bands:
-        for cols in bands:
-            regions[rows, cols] = count
-            count += 1
-    regions = regions.view(H // M, M, W // M, M)
-    regions = (regions.permute(0, 2, 1, 3) if windowed else regions).reshape(-1, M * M)
-    same = regions.unsqueeze(1) == regions.unsqueeze(2)
-    return torch.where(same ^ inverted, 0.0, -100.0).to(regions.dtype)
 
 
 # --- window_partition / window_reverse --------------------------------------------------------
@@ -190,61 +135,41 @@ def relative_index_key_minus_query(window_size, device=None):
 
 
 # --- window_attention -------------------------------------------------------------------------
-@mistake(
+window_attention_no_bias = mistake(
     "window-attention-no-bias",
     cell="test_window_attention",
     replaces="window_attention",
     explanation="You never add the relative position bias to the attention scores.",
     hint="scores = q kᵀ/√d + relative_bias (shape (h, N, N) broadcasts over the windows), before the softmax.",
-)
-def window_attention_no_bias(windows, qkv_weight, qkv_bias, proj_weight, proj_bias, relative_bias, n_heads, mask=None):
-    return _attend(windows, qkv_weight, qkv_bias, proj_weight, proj_bias, relative_bias, n_heads, mask, use_bias=False)
+)(window_attention_with(use_bias=False))
 
 
-@mistake(
+window_attention_scaled_by_c = mistake(
     "window-attention-scaled-by-C",
     cell="test_window_attention",
     replaces="window_attention",
     explanation="You scale the scores by 1/√C; each head's dot products have d = C / h terms, so the "
     "scale is 1/√(C/h).",
     hint="q = q * (C // n_heads) ** -0.5.",
-)
-def window_attention_scaled_by_c(
-    windows, qkv_weight, qkv_bias, proj_weight, proj_bias, relative_bias, n_heads, mask=None
-):
-    return _attend(
-        windows, qkv_weight, qkv_bias, proj_weight, proj_bias, relative_bias, n_heads, mask, scale_dim=windows.shape[-1]
-    )
+)(window_attention_with(scale_by_width=True))
 
 
-@mistake(
+window_attention_bias_transposed = mistake(
     "window-attention-bias-transposed",
     cell="test_window_attention",
     replaces="window_attention",
     explanation="You add the bias transposed: entry (i, j) must be the bias of query i looking at key j.",
     hint="Add relative_bias as given, (h, N_query, N_key).",
-)
-def window_attention_bias_transposed(
-    windows, qkv_weight, qkv_bias, proj_weight, proj_bias, relative_bias, n_heads, mask=None
-):
-    return _attend(
-        windows, qkv_weight, qkv_bias, proj_weight, proj_bias, relative_bias, n_heads, mask, transpose_bias=True
-    )
+)(window_attention_with(transpose_bias=True))
 
 
-@mistake(
+window_attention_heads_not_transposed = mistake(
     "window-attention-heads-not-transposed",
     cell="test_window_attention",
     replaces="window_attention",
     explanation="You reshape the heads' outputs (Bw, h, N, d) straight to (Bw, N, C), mixing tokens and heads.",
     hint="transpose(1, 2) to (Bw, N, h, d) first, then reshape to (Bw, N, C).",
-)
-def window_attention_heads_not_transposed(
-    windows, qkv_weight, qkv_bias, proj_weight, proj_bias, relative_bias, n_heads, mask=None
-):
-    return _attend(
-        windows, qkv_weight, qkv_bias, proj_weight, proj_bias, relative_bias, n_heads, mask, merge_transposed=False
-    )
+)(window_attention_with(merge_transposed=False))
 
 
 # --- shift_window_mask ------------------------------------------------------------------------
@@ -319,97 +244,47 @@ def shift_mask_square_map(H, W, window_size, shift, device=None):
 
 
 # --- shifted_window_attention -----------------------------------------------------------------
-def _swa(
-    x,
-    qkv_weight,
-    qkv_bias,
-    proj_weight,
-    proj_bias,
-    bias_table,
-    window_size,
-    n_heads,
-    shift,
-    before=-1,
-    after=1,
-    use_mask=True,
-):
-    B, H, W, C = x.shape
-    M = window_size
-    if shift and before:
-        x = torch.roll(x, shifts=(before * shift, before * shift), dims=(1, 2))
-    bias = bias_table[_index(M).flatten().to(x.device)].view(M * M, M * M, -1).permute(2, 0, 1)
-    mask = _region_mask(H, W, M, shift, x.device) if shift and use_mask else None
-    out = _attend(_partition(x, M), qkv_weight, qkv_bias, proj_weight, proj_bias, bias, n_heads, mask)
-    out = _reverse(out, M, H, W)
-    if shift and after:
-        out = torch.roll(out, shifts=(after * shift, after * shift), dims=(1, 2))
-    return out
-
-
-@mistake(
+swa_roll_sign_flipped = mistake(
     "roll-sign-flipped",
     cell="test_shifted_window_attention",
     replaces="shifted_window_attention",
     explanation="You roll by +s before the attention and −s after; Swin rolls by −s first (the map moves "
     "up and left), which is what the region mask assumes.",
     hint="torch.roll(x, shifts=(-shift, -shift), dims=(1, 2)) before, (+shift, +shift) after.",
-)
-def swa_roll_sign_flipped(x, qkv_weight, qkv_bias, proj_weight, proj_bias, bias_table, window_size, n_heads, shift=0):
-    return _swa(
-        x, qkv_weight, qkv_bias, proj_weight, proj_bias, bias_table, window_size, n_heads, shift, before=1, after=-1
-    )
+)(shifted_window_attention_with(before=1, after=-1))
 
 
-@mistake(
+swa_no_roll_back = mistake(
     "no-roll-back",
     cell="test_shifted_window_attention",
     replaces="shifted_window_attention",
     explanation="You never roll the result back by +s, so every output pixel sits s places up and left "
     "of its input pixel.",
     hint="After window_reverse, torch.roll(x, shifts=(shift, shift), dims=(1, 2)).",
-)
-def swa_no_roll_back(x, qkv_weight, qkv_bias, proj_weight, proj_bias, bias_table, window_size, n_heads, shift=0):
-    return _swa(x, qkv_weight, qkv_bias, proj_weight, proj_bias, bias_table, window_size, n_heads, shift, after=0)
+)(shifted_window_attention_with(after=0))
 
 
-@mistake(
+swa_no_shift_mask = mistake(
     "no-shift-mask",
     cell="test_shifted_window_attention",
     replaces="shifted_window_attention",
     explanation="Without the region mask, the windows at the bottom and right edges let pixels that were "
     "on opposite sides of the image attend to each other after the roll.",
     hint="When shift > 0, add shift_window_mask(H, W, M, shift) to the scores of each image's windows.",
-)
-def swa_no_shift_mask(x, qkv_weight, qkv_bias, proj_weight, proj_bias, bias_table, window_size, n_heads, shift=0):
-    return _swa(
-        x, qkv_weight, qkv_bias, proj_weight, proj_bias, bias_table, window_size, n_heads, shift, use_mask=False
-    )
+)(shifted_window_attention_with(use_mask=False))
 
 
-@mistake(
+swa_no_roll = mistake(
     "no-roll",
     cell="test_shifted_window_attention",
     replaces="shifted_window_attention",
     explanation="You mask the regions but never roll the map, so the windows are not shifted at all and "
     "the mask cuts the wrong pixels apart.",
     hint="Roll by −s before window_partition and by +s after window_reverse.",
-)
-def swa_no_roll(x, qkv_weight, qkv_bias, proj_weight, proj_bias, bias_table, window_size, n_heads, shift=0):
-    return _swa(
-        x, qkv_weight, qkv_bias, proj_weight, proj_bias, bias_table, window_size, n_heads, shift, before=0, after=0
-    )
+)(shifted_window_attention_with(before=0, after=0))
 
 
 # --- patch_merging ----------------------------------------------------------------------------
-def _merge(x, order, norm_weight, norm_bias, reduction_weight, norm_first=True):
-    parts = {"tl": x[:, 0::2, 0::2], "bl": x[:, 1::2, 0::2], "tr": x[:, 0::2, 1::2], "br": x[:, 1::2, 1::2]}
-    x = torch.cat([parts[k] for k in order], dim=-1)
-    if norm_first:
-        return F.linear(F.layer_norm(x, (x.shape[-1],), norm_weight, norm_bias), reduction_weight)
-    x = F.linear(x, reduction_weight)
-    return F.layer_norm(x, (x.shape[-1],), norm_weight[: x.shape[-1]], norm_bias[: x.shape[-1]])
-
-
 @mistake(
     "merge-row-major-concat",
     cell="test_patch_merging",
