@@ -23,7 +23,7 @@ URL = re.compile(r"\S*https?://\S+$")
 CHAPTERS_WITHIN_LIMIT: list[str] = []  # on main at 0e85147 no chapter complies yet (see the budget)
 # Long code lines per solution notebook on main at 0e85147 (the chapter helpers are reformatting).
 LONG_LINES_BUDGET = {
-    "01_rnn_limits": 60,
+    "01_rnn_limits": 2,
     "02_embeddings": 64,
     "03_attention": 55,
     "04_multi_head_attention": 84,
