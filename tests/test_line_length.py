@@ -25,7 +25,7 @@ CHAPTERS_WITHIN_LIMIT: list[str] = []  # on main at 0e85147 no chapter complies 
 LONG_LINES_BUDGET = {
     "01_rnn_limits": 2,
     "02_embeddings": 2,
-    "03_attention": 55,
+    "03_attention": 2,
     "04_multi_head_attention": 84,
     "05_positional_encoding": 70,
     "06_transformer": 168,
