@@ -27,7 +27,7 @@ LONG_LINES_BUDGET = {
     "02_embeddings": 2,
     "03_attention": 2,
     "04_multi_head_attention": 2,
-    "05_positional_encoding": 70,
+    "05_positional_encoding": 2,
     "06_transformer": 168,
     "07_vision_transformer": 61,
     "08_swin_transformer": 115,
