@@ -28,7 +28,7 @@ LONG_LINES_BUDGET = {
     "03_attention": 2,
     "04_multi_head_attention": 2,
     "05_positional_encoding": 2,
-    "06_transformer": 168,
+    "06_transformer": 2,
     "07_vision_transformer": 61,
     "08_swin_transformer": 115,
     "09_clip": 62,
