@@ -20,15 +20,16 @@ from tests.notebook_tools import chapter_ids, load
 LIMIT = 88
 URL = re.compile(r"\S*https?://\S+$")
 
-CHAPTERS_WITHIN_LIMIT: list[str] = []  # on main at 0e85147 no chapter complies yet (see the budget)
+CHAPTERS_WITHIN_LIMIT: list[str] = [
+    "01_rnn_limits",
+    "02_embeddings",
+    "03_attention",
+    "04_multi_head_attention",
+    "05_positional_encoding",
+]
 # Long code lines per solution notebook on main at 0e85147 (the chapter helpers are reformatting).
 LONG_LINES_BUDGET = {
-    "01_rnn_limits": 60,
-    "02_embeddings": 64,
-    "03_attention": 55,
-    "04_multi_head_attention": 84,
-    "05_positional_encoding": 70,
-    "06_transformer": 168,  # issue 19 added hidden tests; reformatting test cells defeats the leak checks
+    "06_transformer": 166,  # its wrapped test cells failed autograde under load (to be redone)
     "07_vision_transformer": 61,
     "08_swin_transformer": 115,
     "09_clip": 62,
