@@ -47,7 +47,8 @@ def clip_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor
 
     image_features: (B, E)  text_features: (B, E), row i of each describes pair i.
     logit_scale: 0-D tensor, log of the scale; s = min(exp(logit_scale), 100).
-    Î, T are the L2-normalised rows. Returns a 0-D tensor (the mean of the two directions).
+    Î, T are the L2-normalised rows.
+    Returns a 0-D tensor (the mean of the two directions).
     """
     _check_pair(image_features, text_features, "image_features", "text_features")
     image = F.normalize(image_features, dim=-1)  # (B, E), unit rows
@@ -62,7 +63,8 @@ def clip_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor
 
 @reference
 def embed_text(hidden: Tensor, lengths: Tensor, projection: Tensor) -> Tensor:
-    """Pool each caption at its end token, project into the joint space and L2-normalise.
+    """Pool each caption at its end token, project into the joint space and
+    L2-normalise.
 
     hidden: (B, T, C) the text encoder's output for captions padded to length T.
     lengths: (B,) int, caption b's length including its end token, so the end token sits
@@ -85,9 +87,10 @@ def embed_text(hidden: Tensor, lengths: Tensor, projection: Tensor) -> Tensor:
 def zero_shot_logits(image_features: Tensor, template_features: Tensor) -> Tensor:
     """Cosine similarity between each image and each class built from prompt templates.
 
-    image_features: (N, E).  template_features: (K, M, E): class k's caption under template m.
-    Each template embedding is L2-normalised, the M of a class are averaged and the mean is
-    normalised again: w_k = normalize(mean_m normalize(t_km)).
+    image_features: (N, E).
+    template_features: (K, M, E): class k's caption under template m.
+    Each template embedding is L2-normalised, the M of a class are averaged and the
+    mean is normalised again: w_k = normalize(mean_m normalize(t_km)).
     Returns (N, K): cos(image n, w_k); the prediction is its argmax over K.
     """
     if image_features.dim() != 2 or template_features.dim() != 3:
@@ -108,11 +111,13 @@ def zero_shot_logits(image_features: Tensor, template_features: Tensor) -> Tenso
 
 @reference
 def recall_at_k(similarity: Tensor, k: int) -> tuple[float, float]:
-    """Retrieval recall@k in both directions for N matched pairs (pair i = image i, caption i).
+    """Retrieval recall@k in both directions for N matched pairs (pair i = image i,
+    caption i).
 
     similarity: (N, N), entry [i, j] = score of image i with caption j.
-    Image → text: the fraction of images whose own caption is among the k highest of their row;
-    text → image: the fraction of captions whose own image is among the k highest of their column.
+    Image → text: the fraction of images whose own caption is among the k highest of
+    their row; text → image: the fraction of captions whose own image is among the k
+    highest of their column.
     Returns (image_to_text, text_to_image) as Python floats in [0, 1].
     """
     if similarity.dim() != 2 or similarity.shape[0] != similarity.shape[1]:

@@ -173,6 +173,21 @@ def vit_config(config: CLIPConfig) -> ViTConfig:
     )
 
 
+def decay_groups(model: nn.Module, weight_decay: float = 0.05) -> list[dict]:
+    """AdamW parameter groups in open_clip's rule: weight decay on matrices (ndim ≥ 2) only.
+
+    Gains and biases of LayerNorm and Linear layers, and the 0-D ``logit_scale``, get none:
+    decay pulls every weight towards 0, and for ``logit_scale`` = log(1/τ) that means towards
+    τ = 1, a temperature far too soft for the contrastive loss.
+    """
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
 def train_clip(
     model: CLIP,
     images: Tensor,
@@ -185,6 +200,8 @@ def train_clip(
     progress: bool = True,
 ) -> list[float]:
     """AdamW with a one-cycle schedule on random batches of (image, caption) pairs; returns the losses.
+
+    Weight decay 0.05 on weight matrices only (:func:`decay_groups`; not on ``logit_scale``).
 
     images: (N, 3, H, W), ids: (N, T), lengths: (N,), all on the model's device.
     """
@@ -214,6 +231,7 @@ def train_clip(
         desc="CLIP steps",
         progress=progress,
         postfix=postfix,
+        param_groups=decay_groups(model),
     )
 
 

@@ -36,7 +36,8 @@ def to_patches(imgs: Tensor, patch_size: int) -> Tensor:
     """Cut images into non-overlapping P × P patches, each flattened in (p, q, c) order.
 
     imgs: (B, C, H, W) with P dividing H and W.
-    Returns (B, L, P·P·C) with L = (H/P)·(W/P), patches in row-major order over the grid:
+    Returns (B, L, P·P·C) with L = (H/P)·(W/P), patches in row-major order over the
+    grid:
     out[b, i·(W/P) + j, (p·P + q)·C + c] = imgs[b, c, i·P + p, j·P + q].
     """
     B, C, H, W = imgs.shape
@@ -52,7 +53,8 @@ def to_patches(imgs: Tensor, patch_size: int) -> Tensor:
 def from_patches(patches: Tensor, patch_size: int, grid: Optional[tuple[int, int]] = None) -> Tensor:
     """The exact inverse of :func:`to_patches`.
 
-    patches: (B, L, P·P·C) in (p, q, c) order.  grid: (h, w) with h·w = L; default a square grid.
+    patches: (B, L, P·P·C) in (p, q, c) order.
+    grid: (h, w) with h·w = L; default a square grid.
     Returns (B, C, h·P, w·P).
     """
     B, L, D = patches.shape
@@ -75,12 +77,14 @@ def from_patches(patches: Tensor, patch_size: int, grid: Optional[tuple[int, int
 
 @reference
 def random_masking(x: Tensor, mask_ratio: float, noise: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
-    """Keep a random subset of len_keep = int(L·(1 − mask_ratio)) tokens of each sequence.
+    """Keep a random subset of len_keep = int(L·(1 − mask_ratio)) tokens of each
+    sequence.
 
-    x: (B, L, D).  noise: (B, L) in any range (default uniform [0, 1)); the len_keep tokens with
-    the smallest noise are kept.  ids_shuffle = argsort(noise), ids_restore = argsort(ids_shuffle).
-    Returns x_visible (B, len_keep, D) in ids_shuffle order, mask (B, L) float with 1 = removed
-    and 0 = kept in the ORIGINAL order, and ids_restore (B, L).
+    x: (B, L, D).  noise: (B, L) in any range (default uniform [0, 1)); the len_keep
+    tokens with the smallest noise are kept.
+    ids_shuffle = argsort(noise), ids_restore = argsort(ids_shuffle).
+    Returns x_visible (B, len_keep, D) in ids_shuffle order, mask (B, L) float with
+    1 = removed and 0 = kept in the ORIGINAL order, and ids_restore (B, L).
     """
     B, L, D = x.shape
     if not 0 <= mask_ratio < 1:
@@ -103,11 +107,14 @@ def random_masking(x: Tensor, mask_ratio: float, noise: Optional[Tensor] = None)
 
 @reference
 def restore_sequence(x: Tensor, mask_token: Tensor, ids_restore: Tensor) -> Tensor:
-    """Append mask tokens to the visible tokens and undo the shuffle; the CLS token stays first.
+    """Append mask tokens to the visible tokens and undo the shuffle; the CLS token
+    stays first.
 
     x: (B, 1 + K, D), a CLS token then K visible tokens in ids_shuffle order.
-    mask_token: (D,) or broadcastable to (1, 1, D).  ids_restore: (B, L) from random_masking.
-    Returns (B, 1 + L, D): CLS, then token l of the original order, a mask token where removed.
+    mask_token: (D,) or broadcastable to (1, 1, D).
+    ids_restore: (B, L) from random_masking.
+    Returns (B, 1 + L, D): CLS, then token l of the original order, a mask token where
+    removed.
     """
     B, one_plus_K, D = x.shape
     L = ids_restore.shape[1]
@@ -127,7 +134,8 @@ def restore_sequence(x: Tensor, mask_token: Tensor, ids_restore: Tensor) -> Tens
 def mae_loss(pred: Tensor, target: Tensor, mask: Tensor, norm_pix_loss: bool = False) -> Tensor:
     """Mean squared error per patch, averaged over the removed patches only.
 
-    pred, target: (B, L, D) patch pixels.  mask: (B, L), 1 = removed (counted), 0 = visible.
+    pred, target: (B, L, D) patch pixels.
+    mask: (B, L), 1 = removed (counted), 0 = visible.
     With ``norm_pix_loss`` each target patch is standardised first:
     (t − mean) / √(var + 1e-6), mean and UNBIASED variance over its D pixels.
     Returns a 0-D tensor: Σ_{b,l} mask·mean_d (pred − target)² / Σ mask.

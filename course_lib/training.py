@@ -244,14 +244,19 @@ def train_random_batches(
     desc: str = "steps",
     progress: bool = True,
     postfix: Optional[Callable[[float], dict]] = None,
+    param_groups: Optional[list[dict]] = None,
 ) -> list[float]:
     """AdamW (weight decay 0.05) with a one-cycle schedule (10% warm-up) on ``steps`` random batches.
+
+    ``param_groups`` (AdamW's parameter groups, e.g. some with ``weight_decay`` 0) replaces the
+    default of every parameter of ``model`` with weight decay 0.05.
 
     Each step draws ``batch_size`` indices in [0, n_items) from a generator seeded with ``seed``,
     moves them to ``device`` and minimises ``batch_loss(indices)`` (a 0-D tensor). ``postfix(loss)``
     gives extra fields for the progress bar. Returns the loss of every step; ends in eval mode.
     """
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, betas=betas)
+    params = model.parameters() if param_groups is None else param_groups
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.05, betas=betas)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
     generator = torch.Generator().manual_seed(seed)
     batches = (torch.randint(n_items, (batch_size,), generator=generator).to(device) for _ in range(steps))  # (B,)

@@ -79,3 +79,17 @@ def test_bad_input_is_rejected():
             torch.ones(2, dtype=torch.long),
             steps=1,
         )
+
+
+def test_decay_groups_exempt_logit_scale_gains_and_biases():
+    model = _model()
+    decay, no_decay = clip_model.decay_groups(model, weight_decay=0.05)
+    assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
+    named = dict(model.named_parameters())
+    ids = lambda group: {id(p) for p in group["params"]}  # noqa: E731
+    assert id(model.logit_scale) in ids(no_decay)
+    assert ids(decay) | ids(no_decay) == {id(p) for p in named.values()}
+    assert not ids(decay) & ids(no_decay)
+    for name, p in named.items():  # open_clip's rule: biases, norm gains and scalars are not decayed
+        expected = no_decay if ("bias" in name or "norm" in name or p.ndim < 2) else decay
+        assert id(p) in ids(expected), name

@@ -126,3 +126,32 @@ def test_attention_heatmap_lightness_rises_with_the_weight():
     luma = rgb @ [0.299, 0.587, 0.114]
     assert (luma[1:] > luma[:-1]).all(), f"{image.cmap.name} is not monotone in lightness"
     assert image.get_clim() == (0.0, 1.0)
+
+
+def test_random_batches_param_groups_turn_weight_decay_off():
+    """A parameter with zero gradient moves only by weight decay: AdamW shrinks it by
+    (1 − lr·0.05) per step by default, and leaves it alone in a group with weight_decay 0."""
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(3, 2))
+            self.b = nn.Parameter(torch.ones(2))
+
+    x = torch.randn(16, 3)
+    for groups, shrinks in [(None, True), ("split", False)]:
+        model = Model()
+        param_groups = None
+        if groups == "split":
+            param_groups = [{"params": [model.w]}, {"params": [model.b], "weight_decay": 0.0}]
+
+        def loss(batch, model=model):
+            return (x[batch] @ model.w).pow(2).mean() + 0.0 * model.b.sum()
+
+        training.train_random_batches(
+            model, 16, loss, 20, 4, 0.5, torch.device("cpu"), progress=False, param_groups=param_groups
+        )
+        if shrinks:
+            assert (model.b < 1.0).all(), model.b
+        else:
+            torch.testing.assert_close(model.b.detach(), torch.ones(2), rtol=0, atol=0)
