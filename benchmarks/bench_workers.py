@@ -60,10 +60,17 @@ class WorkersRun:
     def speedup(self) -> float:
         return self.scaling[1] / self.scaling[2]
 
-    def projected_min(self, workers: int) -> tuple[float, float]:
-        """(grading, coordinator) minutes for the class, each worker on a core of its own."""
+    def projected_min(self, workers: int) -> tuple[float, float, float]:
+        """(grading, coordinator, wall) minutes for the class, each worker on a core of its own.
+
+        The coordinator records chapter k while the pool grades chapter k + 1 (instructor/workers.py),
+        so with g the pool's minutes per chapter and c the coordinator's, the wall time is
+        g + 9·max(g, c) + c: the first chapter's grading, nine steps of whichever is slower, and the
+        last chapter's recording."""
         work = CLASS_STUDENTS * sum(map(self.median, self.per_chapter)) * 10 / len(self.per_chapter)
-        return work / workers / 60, (10 * self.coordinator_fixed_s + CLASS_STUDENTS * 10 * self.coordinator_s) / 60
+        g = work / workers / 60 / 10
+        c = (self.coordinator_fixed_s + CLASS_STUDENTS * self.coordinator_s) / 60
+        return 10 * g, 10 * c, g + 9 * max(g, c) + c
 
 
 def _folder(scratch: Path, chapter: str, batch: dict) -> Path:
@@ -169,7 +176,8 @@ def scaling(chapter: str, students: int, scratch: Path, log) -> tuple[dict[int, 
         started = time.perf_counter()
         grade_chapter(chapter, grading_dir, workers.results_dir(grading_dir))
         scores = read_scores(export(grading_dir), chapter)
-        nbgrader("generate_feedback", chapter, "--force", grading_dir=grading_dir, check=False)
+        if not workers.publish_feedback(grading_dir, chapter):  # the workers wrote the pages
+            nbgrader("generate_feedback", chapter, "--force", grading_dir=grading_dir, check=False)
         after[len(kept)] = time.perf_counter() - started
         as_expected &= all(
             scores.get(s) == sub.expected
@@ -239,18 +247,21 @@ def workers_markdown(run: WorkersRun) -> str:
         f"scores {'all as expected' if run.as_expected else 'MISMATCH'}). Per-task overhead: dispatching a "
         f"task costs {1000 * run.dispatch_s:.0f} ms (a no-op task's round trip); a task whose file nbgrader "
         f"cannot read — workspace set-up and nbgrader's start, no kernel — takes {run.overhead_s:.1f} s; "
-        f"after the pool, the coordinator records the submissions in the gradebook, exports grades.csv and "
-        f"writes the feedback: {run.coordinator_fixed_s:.1f} s per chapter plus {run.coordinator_s:.2f} s per "
-        f"submission (timed on all {run.students} submissions and on a quarter of them).",
+        f"the coordinator records a chapter's submissions in the gradebook, exports grades.csv and "
+        f"publishes the feedback pages the workers wrote: {run.coordinator_fixed_s:.1f} s per chapter plus "
+        f"{run.coordinator_s:.2f} s per submission (timed on all {run.students} submissions and on a quarter "
+        "of them).",
         "",
         f"Expected wall time for {CLASS_STUDENTS} students x 10 chapters (the per-chapter medians above, "
-        "averaged over the chapters measured; each worker on a core of its own; the coordinator's "
-        "part, 10 chapters' fixed part plus every submission's, does not spread over workers):",
+        "averaged over the chapters measured; each worker on a core of its own). The coordinator's part "
+        "does not spread over workers, but it overlaps the pool: it records chapter k while the workers "
+        "grade chapter k + 1, so the wall time is g + 9·max(g, c) + c for g and c the pool's and the "
+        "coordinator's minutes per chapter:",
         "",
-        "| workers | grading (min) | coordinator (min) | total (min) |",
+        "| workers | grading (min) | coordinator (min) | wall (min) |",
         "|---:|---:|---:|---:|",
     ]
     for count in PROJECTED_WORKERS:
-        grading, coordinator = run.projected_min(count)
-        lines.append(f"| {count} | {grading:.0f} | {coordinator:.0f} | **{grading + coordinator:.0f}** |")
+        grading, coordinator, wall = run.projected_min(count)
+        lines.append(f"| {count} | {grading:.0f} | {coordinator:.0f} | **{wall:.0f}** |")
     return "\n".join(lines + [""])

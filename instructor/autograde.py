@@ -34,6 +34,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import workers as pool
 from .collect import LMS_PRESETS, collect, submitted
 from .export import export, read_scores
 from .nbgrader_cli import ROOT, chapter_ids, nbgrader
@@ -154,24 +155,49 @@ def autograde_chapters(
     if not any(collected.values()):
         raise ValueError(f"no submissions found in {submissions} for {', '.join(chapters)}")
     chapters = [chapter for chapter in chapters if collected[chapter]]
-    recorded = None
-    if workers is not None or scheduler:
-        from . import workers as pool
 
-        pool.grade_on_workers(grading_dir, chapters, workers or None, scheduler)
-        recorded = pool.results_dir(grading_dir)
-    batches = [grade_chapter(chapter, grading_dir, recorded) for chapter in chapters]
+    def finish(chapter: str, recorded: Path | None = None) -> Batch:
+        """A chapter's gradebook entries and feedback, once all its submissions are graded (on
+        workers, each wrote its submission's feedback page: those are published instead)."""
+        batch = grade_chapter(chapter, grading_dir, recorded)
+        if feedback and not (recorded and pool.publish_feedback(grading_dir, chapter)):
+            nbgrader("generate_feedback", chapter, "--force", grading_dir=grading_dir, check=False)
+        return batch
+
+    if workers is not None or scheduler:
+        batches = _on_workers(chapters, grading_dir, finish, workers, scheduler, feedback)
+    else:
+        batches = [finish(chapter) for chapter in chapters]
     grades_csv = export(grading_dir)
     reviewed = {batch.chapter: review(grading_dir, batch.chapter) for batch in batches}
     write_review(grading_dir, [row for rows in reviewed.values() for row in rows])
     for batch in batches:
         batch.scores = read_scores(grades_csv, batch.chapter)
         batch.flagged = sorted({row[1] for row in reviewed[batch.chapter]})
-        if feedback:
-            nbgrader("generate_feedback", batch.chapter, "--force", grading_dir=grading_dir, check=False)
     graded = [c for c in chapter_ids() if any((grading_dir / "autograded").glob(f"*/{c}/{c}.ipynb"))]
     write_class_report(grading_dir, graded)
     return batches
+
+
+def _on_workers(
+    chapters: list[str], grading_dir: Path, finish, workers: int | None, scheduler: str | None, feedback: bool
+) -> list[Batch]:
+    """Grade on the Dask pool; record each chapter (``finish``) as soon as its last submission is
+    back, in one background thread (the gradebook has one writer at a time), while the pool goes on
+    with the other chapters. Returns the batches in the order of ``chapters``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    recorded = pool.results_dir(grading_dir)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="record") as recorder:
+        jobs = {}
+
+        def chapter_done(chapter: str) -> None:
+            jobs[chapter] = recorder.submit(finish, chapter, recorded)
+
+        pool.grade_on_workers(
+            grading_dir, chapters, workers or None, scheduler, on_chapter_done=chapter_done, feedback=feedback
+        )
+        return [jobs[chapter].result() for chapter in chapters]
 
 
 def autograde(

@@ -3,14 +3,19 @@
 The unit of work is one (chapter, student) submission. A worker grades it in a workspace of its
 own — a temporary course directory with its own copy of the chapter's gradebook — by running
 ``nbgrader autograde CHAPTER --student STUDENT`` there, every notebook in the bubblewrap sandbox
-(instructor/sandbox.py) exactly as the serial path does, and sends back the autograded notebook.
+(instructor/sandbox.py) exactly as the serial path does, then writes the submission's feedback
+page from that workspace's gradebook (``nbgrader generate_feedback --student``), and sends back
+the autograded notebook and the page.
 A worker keeps nbgrader warm (instructor/warm_nbgrader.py): it imports nbgrader once and forks a
 fresh process per submission, which saves each task about 2.5 s of start-up.
 The coordinator keeps the one gradebook: it stores each returned notebook under
 ``GRADING/worker-results/`` and, once a chapter is done, *records* them with one
 ``nbgrader autograde`` in record mode (nbgrader_config.py: no sanitising, no kernel, only
 ``SaveAutoGrades`` and the late penalties), so the gradebook, grades.csv, feedback and
-mistakes.csv are made by the same nbgrader code from the same notebooks as serially.
+mistakes.csv are made by the same nbgrader code from the same notebooks as serially. A chapter is
+recorded (and its feedback pages published) in a background thread as soon as its last submission
+is back, while the pool grades the other chapters: what is left after the pool is the last
+chapter's recording, grades.csv and the class report.
 
 Nothing lost, nothing twice: Dask runs a task again elsewhere when its worker dies; results are
 keyed by (chapter, student), so a retried task overwrites its own result. A result carries the
@@ -53,6 +58,7 @@ class Task:
     student: str
     files: dict[str, bytes]  # the student's submitted folder: CHAPTER.ipynb, timestamp.txt, ...
     env: dict[str, str]
+    feedback: bool = True  # also write the feedback page (nbgrader generate_feedback) on the worker
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class Graded:
     log: str
     seconds: float  # grading time on the worker, workspace set-up included
     worker: str
+    feedback: bytes | None = None  # the feedback page (HTML), when asked for and the notebook was graded
 
 
 # --------------------------------------------------------------------------- on the worker
@@ -101,16 +108,14 @@ def grade(task: Task, gradebook: bytes) -> Graded:
             (folder / name).write_bytes(data)
         (workspace / "gradebook.db").write_bytes(gradebook)
         env = dict(task.env, COURSE_DB_URL=f"sqlite:///{workspace / 'gradebook.db'}")
-        args = ["autograde", task.chapter, "--student", task.student, "--force"]
-        if warm_nbgrader.enabled(task.env):
-            log_file = workspace / "nbgrader.log"
-            _warm().run(args, nbgrader_env(workspace, env), ROOT, log_file)
-            log = log_file.read_text(errors="replace")
-        else:
-            result = nbgrader(*args, grading_dir=workspace, check=False, extra_env=env, die_with_parent=True)
-            log = result.stdout + result.stderr
+        log = _run(workspace, env, "autograde", task.chapter, "--student", task.student, "--force")
         graded = workspace / "autograded" / task.student / task.chapter / f"{task.chapter}.ipynb"
         notebook = graded.read_bytes() if graded.exists() else None
+        feedback = None
+        if notebook is not None and task.feedback:  # from the workspace's gradebook: the same page
+            log += _run(workspace, env, "generate_feedback", task.chapter, "--student", task.student, "--force")
+            page = workspace / "feedback" / task.student / task.chapter / f"{task.chapter}.html"
+            feedback = page.read_bytes() if page.exists() else None
     return Graded(
         task.chapter,
         task.student,
@@ -118,7 +123,18 @@ def grade(task: Task, gradebook: bytes) -> Graded:
         log,
         time.perf_counter() - started,
         f"{os.uname().nodename}:{os.getpid()}",
+        feedback,
     )
+
+
+def _run(workspace: Path, env: dict[str, str], *args: str) -> str:
+    """``nbgrader ARGS`` in ``workspace`` (warm unless turned off); returns its log."""
+    if warm_nbgrader.enabled(env):
+        log_file = workspace / "nbgrader.log"
+        _warm().run(list(args), nbgrader_env(workspace, env), ROOT, log_file)
+        return log_file.read_text(errors="replace")
+    result = nbgrader(*args, grading_dir=workspace, check=False, extra_env=env, die_with_parent=True)
+    return result.stdout + result.stderr
 
 
 # --------------------------------------------------------------------------- on the coordinator
@@ -127,6 +143,23 @@ def grade(task: Task, gradebook: bytes) -> Graded:
 def results_dir(grading_dir: Path) -> Path:
     """Where the coordinator keeps the notebooks graded on workers (STUDENT/CHAPTER/...)."""
     return grading_dir / "worker-results" / "graded"
+
+
+def _feedback_page(grading_dir: Path, chapter: str, student: str) -> Path:
+    return grading_dir / "worker-results" / "feedback" / student / chapter / f"{chapter}.html"
+
+
+def publish_feedback(grading_dir: Path, chapter: str) -> bool:
+    """Put the feedback pages the workers wrote for ``chapter`` where nbgrader's generate_feedback
+    would (GRADING/feedback/STUDENT/CHAPTER/CHAPTER.html), once the chapter is recorded. False when
+    a recorded submission has no page (graded by a run without feedback): generate them instead."""
+    pages = sorted((grading_dir / "worker-results" / "feedback").glob(f"*/{chapter}/{chapter}.html"))
+    for page in pages:
+        target = grading_dir / "feedback" / page.relative_to(page.parents[2])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(page, target)
+    recorded = {path.parents[1].name for path in (grading_dir / "autograded").glob(f"*/{chapter}/{chapter}.ipynb")}
+    return recorded <= {page.parents[1].name for page in pages}
 
 
 def _digest(folder: Path) -> str:
@@ -167,11 +200,11 @@ def template_gradebook(grading_dir: Path, chapter: str) -> bytes:
     return (folder / "gradebook.db").read_bytes()
 
 
-def task_for(grading_dir: Path, chapter: str, student: str) -> Task:
+def task_for(grading_dir: Path, chapter: str, student: str, feedback: bool = True) -> Task:
     folder = grading_dir / "submitted" / student / chapter
     files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
     env = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV) and k not in LOCAL_ENV}
-    return Task(chapter, student, files, env)
+    return Task(chapter, student, files, env, feedback)
 
 
 def store(grading_dir: Path, graded: Graded | None, chapter: str, student: str, why: str = "") -> None:
@@ -182,6 +215,11 @@ def store(grading_dir: Path, graded: Graded | None, chapter: str, student: str, 
     shutil.copytree(submitted, target)  # timestamp.txt and any other file, as nbgrader would see them
     notebook = target / f"{chapter}.ipynb"
     log = grading_dir / "logs" / "workers" / chapter / f"{student}.log"
+    page = _feedback_page(grading_dir, chapter, student)
+    page.unlink(missing_ok=True)  # an earlier submission's page must not outlive it
+    if graded is not None and graded.feedback is not None:
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_bytes(graded.feedback)
     if graded is not None and graded.notebook is not None:
         notebook.write_bytes(graded.notebook)
     else:  # unreadable: recorded as not graded, 0 points, like a broken file serially
@@ -240,10 +278,19 @@ def dashboard(client) -> str | None:
 
 
 def grade_on_workers(
-    grading_dir: Path, chapters: list[str], workers: int | None = None, scheduler: str | None = None, log=print
+    grading_dir: Path,
+    chapters: list[str],
+    workers: int | None = None,
+    scheduler: str | None = None,
+    log=print,
+    on_chapter_done=None,
+    feedback: bool = True,
 ) -> dict[str, int]:
     """Grade every collected submission of ``chapters`` that has no result yet, in one pool.
 
+    Each worker also writes the submission's feedback page unless ``feedback`` is False.
+    ``on_chapter_done(chapter)`` is called once per chapter, as soon as every submission of it has
+    a stored result (at once for a chapter with nothing left to grade), while the pool goes on.
     Returns chapter -> number of submissions graded in this run (the rest were already done).
     """
     from dask.distributed import as_completed
@@ -255,6 +302,10 @@ def grade_on_workers(
     done_before = sum(len(list((grading_dir / "submitted").glob(f"*/{c}"))) for c in chapters) - total
     if done_before:
         log(f"{done_before} submission(s) already graded by an earlier run; {total} to grade")
+    left = {chapter: len(students) for chapter, students in todo.items()}
+    done = on_chapter_done or (lambda chapter: None)
+    for chapter in [c for c, n in left.items() if not n]:
+        done(chapter)
     if not total:
         return {chapter: 0 for chapter in chapters}
     with open_client(workers, scheduler) as client:
@@ -271,7 +322,7 @@ def grade_on_workers(
             for student in students:
                 future = client.submit(
                     grade,
-                    task_for(grading_dir, chapter, student),
+                    task_for(grading_dir, chapter, student, feedback),
                     gradebook,
                     key=f"grade-{chapter}-{student}",
                     pure=False,
@@ -287,4 +338,7 @@ def grade_on_workers(
                 except (Exception, FutureCancelledError) as err:  # KilledWorker: Dask gave up on it
                     store(grading_dir, None, chapter, student, why=f"{type(err).__name__}: {err}")
                 bar.update()
+                left[chapter] -= 1
+                if not left[chapter]:
+                    done(chapter)
     return {chapter: len(students) for chapter, students in todo.items()}

@@ -98,7 +98,7 @@ def _feedback(grading_dir: Path) -> dict[str, str]:
     for page in sorted((grading_dir / "feedback").rglob("*.html")):
         text = re.sub(r"<[^>]*>", " ", page.read_text())
         text = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?", "TIME", text)
-        text = re.sub(r"In \[\d*\]:", "In [ ]:", text)
+        text = re.sub(r"In\s\[[\d\s]*\]:", "In [ ]:", text)  # the prompt holds a no-break space
         pages[str(page.relative_to(grading_dir))] = " ".join(text.replace(str(grading_dir), "GRADING").split())
     return pages
 
