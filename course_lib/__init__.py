@@ -11,7 +11,8 @@ Three kinds of module, each idea in one place:
 - experiment modules, beside the experiment that needs them: ``long_range`` (chapter 1's
   accuracy against distance), ``head_tagging`` (chapter 4's ``HeadTagger``), ``order_task``
   (chapter 5's ``OrderClassifier``), ``length_extrapolation`` (chapter 5), ``cnn_baseline``
-  (chapter 7's ``SmallCNN``), ``mae_experiments`` (chapter 10). Concept modules never import them;
+  and ``mixer`` (chapter 7's ``SmallCNN`` and MLP-Mixer), ``vit_experiments`` (chapter 7),
+  ``mae_experiments`` (chapter 10). Concept modules never import them;
 - shared infrastructure: ``runtime`` (device, seeding, fast mode), ``data`` (every data set,
   offline), ``training`` (THE training loop ``train_steps``, which every chapter's training
   runs through with its own loss, plus ``fit_classifier``, ``accuracy``, ``count_parameters``)
@@ -34,7 +35,7 @@ One name per idea, the paper's or the oracle library's, in every config and sign
   the chapter's oracle); CLIP's joint-space width is ``projection_dim`` (Hugging Face's
   ``CLIPConfig``), the E of its (B, E) embeddings;
 - ``position``: which position information a model adds, a string — "learned", "sinusoidal",
-  "rotary" or "none" (``ViTConfig``, ``CLIPConfig``, ``OrderClassifierConfig``,
+  "rotary", "2d" (ViT's row + column embedding) or "none" (``ViTConfig``, ``CLIPConfig``, ``OrderClassifierConfig``,
   ``LengthClassifierConfig``). Parameters keep their oracle's names (``pos_embed`` in ViT/MAE,
   ``position_embedding`` in CLIP's text encoder).
 

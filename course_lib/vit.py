@@ -6,7 +6,9 @@
 
 The layout follows torchvision's ``VisionTransformer`` (the oracle: LayerNorm eps 1e-6, exact
 GELU, ``conv_proj`` ≡ a Linear on (c, p, q)-ordered patches), which
-:func:`load_torchvision_vit` copies into a :class:`ViT`.
+:func:`load_torchvision_vit` copies into a :class:`ViT`. Two variants the chapter measures
+against it, each one config field: a convolutional stem (``stem="conv"``, :class:`ConvStem`)
+and a 2-D position embedding (``position="2d"``, :class:`GridPositionEmbedding`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,59 @@ class PatchEmbedding(nn.Module):
         return self.proj(patchify(x, self.patch_size))  # (B, N, d_model)
 
 
+class ConvStem(nn.Module):
+    """A convolutional stem (Xiao et al. 2021) in place of the stride-P patchify: log₂P blocks of
+    3 × 3 convolution with stride 2 → BatchNorm → ReLU, the width doubling from d_model/2^k,
+    then a 1 × 1 convolution to d_model. Same output as :class:`PatchEmbedding`:
+    (B, C, H, W) → (B, N, d_model), N = (H/P)·(W/P) tokens in row-major order.
+    """
+
+    def __init__(self, in_channels: int, patch_size: int, d_model: int):
+        super().__init__()
+        k = patch_size.bit_length() - 1  # stride-2 convolutions: P = 2^k
+        if patch_size < 2 or 2**k != patch_size or d_model % 2**k:
+            raise ValueError(
+                f"a conv stem needs patch_size a power of 2 (≥ 2) and d_model divisible by it; "
+                f"got patch_size={patch_size}, d_model={d_model}"
+            )
+        self.in_channels, self.patch_size = in_channels, patch_size
+        layers, width = [], in_channels
+        for i in range(k):
+            out = d_model // 2 ** (k - i)  # e.g. P = 4, D = 64: 16 then 32 channels
+            layers += [nn.Conv2d(width, out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
+            width = out
+        layers.append(nn.Conv2d(width, d_model, 1))
+        self.convs = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must be (B, in_channels={self.in_channels}, H, W); got shape {tuple(x.shape)}")
+        return self.convs(x).flatten(2).transpose(1, 2)  # (B, D, H/P, W/P) → (B, N, D)
+
+
+class GridPositionEmbedding(nn.Module):
+    """The ViT paper's 2-D position embedding (its appendix D.4): a learned row embedding and a
+    learned column embedding, D/2 wide each, concatenated for the patch at (row, column); the
+    [CLS] slot gets its own learned vector. ``forward()`` → the table (1, 1+N, D), N = grid².
+    """
+
+    def __init__(self, grid: int, d_model: int):
+        super().__init__()
+        if d_model % 2:
+            raise ValueError(f"a 2-D position embedding needs an even d_model; got d_model={d_model}")
+        self.grid = grid
+        self.rows = nn.Parameter(torch.empty(grid, d_model // 2).normal_(std=0.02))  # (g, D/2)
+        self.cols = nn.Parameter(torch.empty(grid, d_model // 2).normal_(std=0.02))  # (g, D/2)
+        self.cls = nn.Parameter(torch.empty(1, d_model).normal_(std=0.02))  # (1, D)
+
+    def forward(self) -> Tensor:
+        g, half = self.rows.shape
+        rows = self.rows[:, None, :].expand(g, g, half)  # (g, g, D/2): patch (i, j) gets row i
+        cols = self.cols[None, :, :].expand(g, g, half)  # (g, g, D/2): and column j
+        table = torch.cat([rows, cols], dim=-1).reshape(g * g, 2 * half)  # (N, D), row-major
+        return torch.cat([self.cls, table])[None]  # (1, 1+N, D)
+
+
 @dataclass
 class ViTConfig:
     """A small ViT; defaults fit scikit-learn's 8 × 8 digits."""
@@ -75,7 +130,8 @@ class ViTConfig:
     n_heads: int = 4  # attention heads per block
     d_ff: int = 128  # hidden width of each block's MLP
     dropout: float = 0.0  # dropout in the blocks
-    position: str = "learned"  # "learned" 1-D position embedding, or "none" (the ablation)
+    position: str = "learned"  # "learned" 1-D embedding, "2d" (row + column) or "none"
+    stem: str = "patchify"  # "patchify" (a stride-P linear map) or "conv" (ConvStem)
     use_sdpa: bool = True  # attention through F.scaled_dot_product_attention (faster, same result)
 
     @property
@@ -88,8 +144,9 @@ class ViT(nn.Module):
     the [CLS] concat, pre-norm encoder blocks (GELU MLP, LayerNorm eps 1e-6), final LayerNorm,
     linear head on token 0.
 
-    Parameters: ``patch_embed`` (PatchEmbedding), ``cls_token`` (1, 1, D), ``pos_embed``
-    (1, 1+N, D) or None, ``blocks`` (EncoderLayer × n_layers), ``norm``, ``head``.
+    Parameters: ``patch_embed`` (PatchEmbedding, or ConvStem), ``cls_token`` (1, 1, D),
+    ``pos_embed`` (1, 1+N, D) or None, ``pos_grid`` (GridPositionEmbedding) or None,
+    ``blocks`` (EncoderLayer × n_layers), ``norm``, ``head``.
     """
 
     def __init__(self, config: ViTConfig):
@@ -99,16 +156,21 @@ class ViT(nn.Module):
             raise ValueError(
                 f"patch_size must divide image_size; got patch_size={c.patch_size}, image_size={c.image_size}"
             )
-        if c.position not in ("learned", "none"):
-            raise ValueError(f"position must be 'learned' or 'none'; got {c.position!r}")
+        if c.position not in ("learned", "2d", "none"):
+            raise ValueError(f"position must be 'learned', '2d' or 'none'; got {c.position!r}")
+        if c.stem not in ("patchify", "conv"):
+            raise ValueError(f"stem must be 'patchify' or 'conv'; got {c.stem!r}")
         self.config = c
-        self.patch_embed = PatchEmbedding(c.in_channels, c.patch_size, c.d_model)
+        stem = PatchEmbedding if c.stem == "patchify" else ConvStem
+        self.patch_embed = stem(c.in_channels, c.patch_size, c.d_model)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.d_model))
         self.pos_embed = (
             nn.Parameter(torch.empty(1, c.n_patches + 1, c.d_model).normal_(std=0.02))
             if c.position == "learned"
             else None
         )
+        grid = c.image_size // c.patch_size
+        self.pos_grid = GridPositionEmbedding(grid, c.d_model) if c.position == "2d" else None
         self.blocks = nn.ModuleList(
             [
                 EncoderLayer(
@@ -138,6 +200,8 @@ class ViT(nn.Module):
         tokens = self.patch_embed(x)  # (B, N, D)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
         z = torch.cat([cls, tokens], dim=1)  # (B, 1+N, D)
+        if self.pos_grid is not None:
+            return z + self.pos_grid()
         return z if self.pos_embed is None else z + self.pos_embed
 
     @reference

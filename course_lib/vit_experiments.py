@@ -14,9 +14,40 @@ from torch import Tensor, nn
 
 from course_lib.runtime import seed_everything
 from course_lib.swin_experiments import mean_and_standard_error
-from course_lib.training import fit_classifier
+from course_lib.training import FitResult, fit_classifier
 
-__all__ = ["seed_accuracies", "epochs_for_budget", "data_size_curve", "mean_and_standard_error"]
+__all__ = ["seed_runs", "seed_accuracies", "epochs_for_budget", "data_size_curve", "mean_and_standard_error"]
+
+
+def seed_runs(
+    make_model: Callable[[], nn.Module],
+    x_train: Tensor,
+    y_train: Tensor,
+    x_test: Tensor,
+    y_test: Tensor,
+    seeds: list,
+    epochs: int,
+    device=None,
+    **fit_kwargs,
+) -> list[FitResult]:
+    """``make_model()`` trained once per seed: one :class:`~course_lib.training.FitResult` (per-epoch
+    loss and test accuracy) per seed, in the order of ``seeds``.
+
+    For each seed s: ``seed_everything(s)``, build the model, train with batches shuffled by s.
+    x_*: (N, C, H, W), y_*: (N,). ``fit_kwargs`` go to :func:`~course_lib.training.fit_classifier`.
+    """
+    if not seeds:
+        raise ValueError("seeds must name at least one seed; got an empty list")
+    runs = []
+    for seed in seeds:
+        seed_everything(seed)
+        model = make_model()
+        runs.append(
+            fit_classifier(
+                model, x_train, y_train, x_test, y_test, epochs=epochs, seed=seed, device=device, **fit_kwargs
+            )
+        )
+    return runs
 
 
 def seed_accuracies(
@@ -30,30 +61,9 @@ def seed_accuracies(
     device=None,
     **fit_kwargs,
 ) -> list:
-    """Final test accuracy of ``make_model()`` trained once per seed, in the order of ``seeds``.
-
-    For each seed s: ``seed_everything(s)``, build the model, train with batches shuffled by s.
-    x_*: (N, C, H, W), y_*: (N,). ``fit_kwargs`` go to :func:`~course_lib.training.fit_classifier`.
-    """
-    if not seeds:
-        raise ValueError("seeds must name at least one seed; got an empty list")
-    accuracies = []
-    for seed in seeds:
-        seed_everything(seed)
-        model = make_model()
-        run = fit_classifier(
-            model,
-            x_train,
-            y_train,
-            x_test,
-            y_test,
-            epochs=epochs,
-            seed=seed,
-            device=device,
-            **fit_kwargs,
-        )
-        accuracies.append(run.test_acc[-1])
-    return accuracies
+    """Final test accuracy of each of :func:`seed_runs`' runs, in the order of ``seeds``."""
+    runs = seed_runs(make_model, x_train, y_train, x_test, y_test, seeds, epochs, device=device, **fit_kwargs)
+    return [run.test_acc[-1] for run in runs]
 
 
 def epochs_for_budget(n_train: int, images_seen: int) -> int:

@@ -135,3 +135,45 @@ def test_attention_maps_and_mean_distance():
     grid = torch.stack(torch.meshgrid(torch.arange(4.0), torch.arange(4.0), indexing="ij"), -1).view(16, 2) * 2
     want = torch.cdist(grid, grid).mean()
     torch.testing.assert_close(vit.mean_attention_distance(uniform, 4, 2)[0, 0], want)
+
+
+# ------------------------------------------------------------------------------ variants
+
+
+def test_conv_stem_gives_patchify_tokens_from_a_local_window():
+    torch.manual_seed(0)
+    stem = vit.ConvStem(in_channels=1, patch_size=4, d_model=32).eval()
+    x = torch.randn(2, 1, 16, 16)
+    assert stem(x).shape == vit.PatchEmbedding(1, 4, 32)(x).shape == (2, 16, 32)
+    strides = [m.stride for m in stem.modules() if isinstance(m, nn.Conv2d)]
+    assert strides == [(2, 2), (2, 2), (1, 1)], "two stride-2 3 × 3 convolutions, then a 1 × 1"
+    far = x.clone()
+    far[..., 12:, 12:] += 1.0  # bottom-right corner, outside token (0, 0)'s receptive field
+    with torch.no_grad():
+        torch.testing.assert_close(stem(far)[:, 0], stem(x)[:, 0])  # token 0 = top-left patch
+        assert not torch.allclose(stem(far)[:, 15], stem(x)[:, 15])  # token 15 = bottom-right
+
+
+def test_conv_stem_rejects_patch_sizes_that_are_not_powers_of_two():
+    with pytest.raises(ValueError, match=r"power of 2.*patch_size=3, d_model=32"):
+        vit.ConvStem(1, 3, 32)
+    model = vit.ViT(vit.ViTConfig(image_size=16, patch_size=4, stem="conv"))
+    assert isinstance(model.patch_embed, vit.ConvStem) and model(torch.zeros(2, 1, 16, 16)).shape == (2, 10)
+    with pytest.raises(ValueError, match="stem must be"):
+        vit.ViT(vit.ViTConfig(stem="resnet"))
+
+
+def test_2d_position_embedding_is_a_row_half_and_a_column_half():
+    torch.manual_seed(0)
+    model = vit.ViT(vit.ViTConfig(image_size=8, patch_size=2, d_model=16, position="2d"))
+    assert model.pos_embed is None
+    grid = model.pos_grid
+    table = grid()[0]  # (1 + 16, 16)
+    assert table.shape == (17, 16) and torch.equal(table[0], grid.cls[0])
+    for i in range(4):
+        for j in range(4):  # patch (i, j) is token 1 + 4i + j in row-major order
+            assert torch.equal(table[1 + 4 * i + j], torch.cat([grid.rows[i], grid.cols[j]]))
+    rows_only = sum(p.numel() for p in grid.parameters())
+    assert rows_only == 4 * 8 + 4 * 8 + 16, "2·g·D/2 + D parameters against (1 + g²)·D for 1-D"
+    with pytest.raises(ValueError, match="even d_model; got d_model=15"):
+        vit.GridPositionEmbedding(4, 15)

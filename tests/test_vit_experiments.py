@@ -37,6 +37,15 @@ def test_seed_accuracies_repeat_per_seed_and_match_one_run_of_fit_classifier():
         ve.seed_accuracies(_linear, x, y, xt, yt, seeds=[], epochs=1)
 
 
+def test_seed_runs_keep_every_epoch_of_every_seed():
+    x, y = _data(60, 0)
+    xt, yt = _data(30, 1)
+    runs = ve.seed_runs(_linear, x, y, xt, yt, seeds=[0, 5], epochs=3)
+    assert [len(r.test_acc) for r in runs] == [3, 3] and [len(r.train_loss) for r in runs] == [3, 3]
+    assert [r.test_acc[-1] for r in runs] == ve.seed_accuracies(_linear, x, y, xt, yt, seeds=[0, 5], epochs=3)
+    assert runs[0].train_loss != runs[1].train_loss, "a seed must change the initial weights and the batches"
+
+
 @pytest.mark.parametrize(
     "n, seen, epochs", [(100, 8000, 80), (300, 8000, 27), (1347, 8000, 6), (5000, 8000, 2), (9000, 100, 1)]
 )
