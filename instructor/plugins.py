@@ -308,6 +308,8 @@ def hidden_region(source: str) -> tuple[list[str], int | None]:
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CELL_FRAME = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-[^>]*>|ipykernel_\d+/\d+\.py)\W*,?\s*line (\d+)")
+# Where a chained traceback's last exception begins: only its frames start at the cell that ran.
+_CHAINED = re.compile(r"During handling of the above exception|The above exception was the direct cause")
 
 
 def _squash(text: str) -> str:
@@ -385,7 +387,10 @@ class HideHiddenTests(Preprocessor):
         if len(message) > self.max_message:
             message = message[: self.max_message] + " …"
         where = ""
-        frames = _CELL_FRAME.findall(_ANSI.sub("", "\n".join(map(str, output.get("traceback", [])))))
+        traceback = _ANSI.sub("", "\n".join(map(str, output.get("traceback", []))))
+        # the last exception's first cell frame is the test cell's; an earlier exception of the chain
+        # can start in the student's own cell (an error inside their function), at any line number
+        frames = _CELL_FRAME.findall(_CHAINED.split(traceback)[-1])
         if begin is not None and frames:
             where = " (in the hidden tests)" if int(frames[0]) > begin else " (in the visible tests)"
         output["evalue"] = message

@@ -52,3 +52,29 @@ def test_feedback_keeps_student_cells_untouched():
     cell.outputs = [nbformat.v4.new_output("error", ename="E", evalue="v", traceback=["line 1", "line 2"])]
     cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
     assert cell.outputs[0].traceback == ["line 1", "line 2"]
+
+
+def test_feedback_locates_a_chained_error_by_the_test_cells_own_frame():
+    """check_meta_device re-raises the student's error as an AssertionError: the first exception of
+    the chain starts in the student's cell (line 2 here, above the hidden region's line 3); the test
+    cell's frame is the first of the last exception."""
+    chained = [
+        "RuntimeError                              Traceback (most recent call last)",
+        "File grading.py:229, in check_meta_device(fn, *args)",
+        "Cell In[3], line 2, in f(x)\n----> 2     return x + torch.zeros(3)",
+        "RuntimeError: Tensor on device cpu is not on the expected device meta!",
+        "\nDuring handling of the above exception, another exception occurred:\n",
+        "AssertionError                            Traceback (most recent call last)",
+        "Cell In[4], line 4\n----> 4 secret_check(f)",
+        "AssertionError: f failed when its inputs were on another device",
+    ]
+    source = "assert f(1) == 1\nprint('visible')\n### BEGIN HIDDEN TESTS\nsecret_check(f)\n### END HIDDEN TESTS"
+    cell = _test_cell(source)
+    cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="f failed", traceback=chained)]
+    cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert cell.outputs[0].traceback[0] == "AssertionError: f failed (in the hidden tests)"
+    visible = [line.replace("Cell In[4], line 4", "Cell In[4], line 1") for line in chained]
+    cell = _test_cell(source)
+    cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="f failed", traceback=visible)]
+    cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert cell.outputs[0].traceback[0] == "AssertionError: f failed (in the visible tests)"
