@@ -26,12 +26,12 @@ CHAPTERS_WITHIN_LIMIT: list[str] = [
     "03_attention",
     "04_multi_head_attention",
     "05_positional_encoding",
+    "08_swin_transformer",
 ]
 # Long code lines per solution notebook on main at 0e85147 (the chapter helpers are reformatting).
 LONG_LINES_BUDGET = {
     "06_transformer": 166,  # its wrapped test cells failed autograde under load (to be redone)
     "07_vision_transformer": 49,
-    "08_swin_transformer": 99,
     "09_clip": 46,
     "10_mae": 50,
 }
