@@ -9,9 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib import training
 from course_lib.runtime import seed_everything
@@ -43,29 +41,20 @@ def train_swin(
     seed: int = 0,
     shift: bool = True,
     device=None,
-) -> tuple[Swin, training.History]:
-    """Chapter 8's recipe: AdamW (lr 5e-4, weight decay 0.05), batches of 32, ``epochs`` epochs.
+) -> tuple[Swin, training.FitResult]:
+    """Train a fresh Swin for ``epochs`` epochs with chapter 7's recipe, :func:`~course_lib.training.fit_classifier`.
 
     ``seed`` fixes both the initial weights (``seed_everything(seed)`` before the model is built)
-    and the order of the batches (the loader's generator), so ``shift=False`` changes nothing but
-    the shift: same initial weights, same batches. x_*: (N, C, H, W), y_*: (N,).
-    Returns the trained model and its :class:`~course_lib.training.History`.
+    and the order of the batches (``fit_classifier``'s ``seed``), so ``shift=False`` changes nothing
+    but the shift: same initial weights, same batches. x_*: (N, C, H, W), y_*: (N,).
+    Returns the trained model and its :class:`~course_lib.training.FitResult`.
     """
     seed_everything(seed)
     model = Swin(config)
     if not shift:
         set_shift(model, 0)
-    loader = DataLoader(
-        TensorDataset(x_train, y_train),
-        batch_size=32,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=500)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.05)
-    device = device or torch.device("cpu")
-    history = training.fit(model, loader, optimizer, epochs, device, valid_batches=test_loader, progress=False)
-    return model, history
+    run = training.fit_classifier(model, x_train, y_train, x_test, y_test, epochs=epochs, seed=seed, device=device)
+    return model, run
 
 
 @dataclass

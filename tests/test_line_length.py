@@ -3,9 +3,8 @@
 line length. As in ruff, a line whose excess is an unbreakable URL is allowed (the setup cell's
 `%pip install "course_lib @ git+https://…"`).
 
-CHAPTERS_WITHIN_LIMIT lists the chapters that comply and must stay so. The others are held to
-their present number of long lines (LONG_LINES_BUDGET) so the count can only fall; when a chapter
-reaches 0, move it into CHAPTERS_WITHIN_LIMIT and drop its budget.
+Every chapter complies (since 2026-12-05) and must stay so; a new chapter is added to
+CHAPTERS_WITHIN_LIMIT (test_every_chapter_is_listed_once fails until it is).
 """
 
 from __future__ import annotations
@@ -28,13 +27,10 @@ CHAPTERS_WITHIN_LIMIT: list[str] = [
     "05_positional_encoding",
     "06_transformer",
     "07_vision_transformer",
+    "08_swin_transformer",
     "09_clip",
     "10_mae",
 ]
-# Long code lines per solution notebook on main at 0e85147 (the chapter helpers are reformatting).
-LONG_LINES_BUDGET = {
-    "08_swin_transformer": 99,
-}
 
 
 def long_code_lines(nb: nbformat.NotebookNode, limit: int = LIMIT) -> list[tuple[int, str]]:
@@ -74,7 +70,7 @@ def test_long_code_lines_allows_an_unbreakable_url_only():
 
 
 def test_every_chapter_is_listed_once():
-    assert sorted(CHAPTERS_WITHIN_LIMIT + list(LONG_LINES_BUDGET)) == sorted(chapter_ids())
+    assert sorted(CHAPTERS_WITHIN_LIMIT) == sorted(chapter_ids())
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS_WITHIN_LIMIT)
@@ -83,14 +79,3 @@ def test_code_lines_fit_the_website(chapter):
     assert not long, (
         f"{chapter}: {len(long)} code lines longer than {LIMIT} characters, first in cell {long[0][0]}: {long[0][1]!r}"
     )
-
-
-@pytest.mark.parametrize("chapter", sorted(LONG_LINES_BUDGET))
-def test_long_code_lines_do_not_grow(chapter):
-    long = long_code_lines(load("solutions", chapter))
-    assert len(long) <= LONG_LINES_BUDGET[chapter], (
-        f"{chapter} has {len(long)} code lines over {LIMIT} characters, more than its budget "
-        f"{LONG_LINES_BUDGET[chapter]}: keep new lines within {LIMIT}; the newest long one: {long[-1][1]!r}"
-    )
-    if not long:
-        pytest.fail(f"{chapter} now fits in {LIMIT} characters: move it to CHAPTERS_WITHIN_LIMIT")
