@@ -68,7 +68,7 @@ def test_training_reduces_the_loss_and_zero_shot_runs():
 def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match="image_pool"):
         clip_model.CLIP(clip_model.CLIPConfig(image_pool="max"))
-    with pytest.raises(ValueError, match="position must be 'learned' or 'none'; got 'rotary'"):
+    with pytest.raises(ValueError, match="position must be 'learned', '2d' or 'none'; got 'rotary'"):
         clip_model.CLIP(clip_model.CLIPConfig(position="rotary"))
     model = _model()
     with pytest.raises(ValueError, match="same N pairs"):
