@@ -18,10 +18,12 @@ def measured_rows() -> list[tuple[str, str, str, str]]:
 
 
 def spellings(number: str) -> list[str]:
-    """The recorded number and its roundings to fewer decimals: '78.3' → ['78.3', '78']."""
+    """The recorded number and its roundings to fewer decimals: '78.3' → ['78.3', '78']; a negative
+    number also with the typeset minus sign (U+2212)."""
     decimals = len(number.split(".")[1]) if "." in number else 0
     value = float(number.replace(",", ""))
-    return [f"{value:.{d}f}" for d in range(decimals, -1, -1)]
+    forms = [f"{value:.{d}f}" for d in range(decimals, -1, -1)]
+    return forms + [form.replace("-", "\u2212") for form in forms if form.startswith("-")]  # typeset minus
 
 
 def chapter_text(chapter: str) -> str:
