@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from .transformer import FeedForward
-from .vit import LN_EPS, PatchEmbedding
+from .vit import LN_EPS, PatchEmbedding, check_images
 
 
 @dataclass
@@ -78,12 +78,7 @@ class MLPMixer(nn.Module):
         self.head = nn.Linear(c.d_model, c.n_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        c = self.config
-        if x.dim() != 4 or x.shape[1] != c.in_channels or x.shape[2:] != (c.image_size, c.image_size):
-            raise ValueError(
-                f"x must be (B, in_channels={c.in_channels}, {c.image_size}, {c.image_size}); "
-                f"got shape {tuple(x.shape)}"
-            )
+        check_images(x, self.config)
         z = self.patch_embed(x)  # (B, N, D)
         for block in self.blocks:
             z = block(z)

@@ -117,6 +117,16 @@ class GridPositionEmbedding(nn.Module):
         return torch.cat([self.cls, table])[None]  # (1, 1+N, D)
 
 
+def check_images(x: Tensor, config) -> None:
+    """Raise a ValueError naming the expected (B, in_channels, image_size, image_size) and x's shape
+    unless x is a batch of ``config``'s images (a ViTConfig or any config with those fields)."""
+    c = config
+    if x.dim() != 4 or x.shape[1] != c.in_channels or x.shape[2:] != (c.image_size, c.image_size):
+        raise ValueError(
+            f"x must be (B, in_channels={c.in_channels}, {c.image_size}, {c.image_size}); got shape {tuple(x.shape)}"
+        )
+
+
 @dataclass
 class ViTConfig:
     """A small ViT; defaults fit scikit-learn's 8 × 8 digits."""
@@ -191,12 +201,7 @@ class ViT(nn.Module):
 
     def embed(self, x: Tensor) -> Tensor:
         """z₀: (B, C, H, W) → (B, 1+N, D), the [CLS] token first, positions added."""
-        c = self.config
-        if x.dim() != 4 or x.shape[1] != c.in_channels or x.shape[2:] != (c.image_size, c.image_size):
-            raise ValueError(
-                f"x must be (B, in_channels={c.in_channels}, {c.image_size}, {c.image_size}); "
-                f"got shape {tuple(x.shape)}"
-            )
+        check_images(x, self.config)
         tokens = self.patch_embed(x)  # (B, N, D)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
         z = torch.cat([cls, tokens], dim=1)  # (B, 1+N, D)
