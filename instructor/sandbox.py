@@ -60,6 +60,17 @@ ETC_FILES = (
     "matplotlibrc",
 )
 PRELOAD = "import course_lib.grading"  # before any student code: the integrity snapshot
+# The kernel's entry point: ipykernel_launcher's own two steps (the working folder off sys.path
+# while ipykernel loads, then the app), after one exit hook registered first so that it runs
+# last: once ipykernel's own exit handlers are done it ends the process, skipping the
+# interpreter's teardown of torch (about 0.5 s of every graded submission). The exit status is
+# then always 0; nbgrader reads none (a kernel that dies early is still seen dying).
+KERNEL_BOOT = (
+    "import atexit, os, sys; "
+    "atexit.register(lambda: (sys.stdout.flush(), sys.stderr.flush(), os._exit(0))); "
+    "sys.path[:1] = [] if sys.path[0] in ('', os.getcwd()) else sys.path[:1]; "
+    "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
+)
 
 
 class SandboxError(RuntimeError):
@@ -315,8 +326,8 @@ def launch(connection_file: Path, grading_dir: Path | None) -> int:
     student_dir = Path.cwd().resolve()
     kernel = [
         sys.executable,
-        "-m",
-        "ipykernel_launcher",
+        "-c",
+        KERNEL_BOOT,
         "--HistoryManager.enabled=False",
         f"--IPKernelApp.exec_lines={PRELOAD}",
     ]

@@ -117,3 +117,39 @@ def test_attacks_on_the_grader_gain_nothing(tmp_path, monkeypatch):
     assert not listener.received, "a submission reached the grader's network"
     assert {s: result.scores[s] for s in batch} == {s: sub.expected for s, sub in batch.items()}
     assert not result.failed
+
+
+def test_the_kernel_boot_ignores_the_students_folder_while_loading_and_exits_cleanly(tmp_path):
+    # KERNEL_BOOT replaces `python -m ipykernel_launcher`: like it, it keeps the working folder
+    # (the student's) off sys.path while ipykernel loads, so a planted ipykernel.py is not run;
+    # its exit hook then ends the process once ipykernel has shut down.
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    spec_dir = tmp_path / "kernels" / "boot"
+    spec_dir.mkdir(parents=True)
+    argv = [sys.executable, "-c", sandbox.KERNEL_BOOT, "-f", "{connection_file}"]
+    (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "boot", "language": "python"}))
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / "ipykernel.py").write_text("raise SystemExit('the planted module ran')\n")
+    specs = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
+    km = KernelManager(kernel_name="boot", kernel_spec_manager=specs)
+    km.start_kernel(cwd=str(student))
+    client = km.client()
+    client.start_channels()
+    printed = []
+    try:
+        client.wait_for_ready(timeout=60)
+        code = "import ipykernel, os; print(ipykernel.__file__, os.getcwd())"
+        reply = client.execute_interactive(
+            code, timeout=60, output_hook=lambda msg: printed.append(msg["content"].get("text", ""))
+        )
+    finally:
+        client.stop_channels()
+    km.request_shutdown()
+    km.finish_shutdown(waittime=30)
+    assert reply["content"]["status"] == "ok"
+    module, cwd = "".join(printed).split()
+    assert Path(cwd) == student and not Path(module).is_relative_to(student)
+    assert not km.is_alive()
