@@ -61,7 +61,9 @@ def seed_accuracies(
     device=None,
     **fit_kwargs,
 ) -> list:
-    """Final test accuracy of each of :func:`seed_runs`' runs, in the order of ``seeds``."""
+    """Final test accuracy of each of :func:`seed_runs`' runs, in the order of ``seeds`` (the test
+    set is scored once per run, after its last epoch)."""
+    fit_kwargs.setdefault("eval_every_epoch", False)
     runs = seed_runs(make_model, x_train, y_train, x_test, y_test, seeds, epochs, device=device, **fit_kwargs)
     return [run.test_acc[-1] for run in runs]
 

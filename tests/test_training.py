@@ -89,6 +89,11 @@ def test_fit_classifier_is_reproducible_and_learns_a_separable_task():
     assert len(runs[0].test_acc) == 15 and runs[0].test_acc[-1] > 0.9
     assert runs[0].train_loss[-1] < runs[0].train_loss[0]
     assert training.accuracy(model, x, y, batch_size=5) == runs[1].test_acc[-1], "batching does not change it"
+    torch.manual_seed(0)
+    model = SmallCNN(1, 2, width=8)
+    last_only = training.fit_classifier(model, x, y, x, y, epochs=15, lr=1e-2, batch_size=16, eval_every_epoch=False)
+    assert last_only.train_loss == runs[0].train_loss, "scoring the test set does not change training"
+    assert last_only.test_acc == runs[0].test_acc[-1:]
 
 
 def test_small_cnn_shapes_and_parameter_count():

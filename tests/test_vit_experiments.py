@@ -58,7 +58,8 @@ def test_epochs_for_budget_shows_about_the_same_number_of_images(n, seen, epochs
 def test_data_size_curve_applies_one_budget_rule(monkeypatch):
     calls = []
 
-    def fake_fit(model, x_train, y_train, x_test, y_test, epochs, seed, device, batch_size):
+    def fake_fit(model, x_train, y_train, x_test, y_test, epochs, seed, device, batch_size, eval_every_epoch):
+        assert not eval_every_epoch, "only the final accuracy is used: the test set is scored once"
         calls.append((len(x_train), epochs, batch_size, seed))
         return training.FitResult([0.0], [len(x_train) / 100], 0.0)
 
