@@ -31,7 +31,7 @@ lint: venv  ## ruff lint and format check (make test runs it first)
 	$(if $(LINT_NOTEBOOKS),$(BIN)/ruff format --check --line-length 88 $(LINT_NOTEBOOKS:%=solutions/%))
 
 test: venv lint  ## lint, then the whole suite: unit, parity, notebooks (fast mode), release, nbgrader round trips, site
-	$(PY) -m pytest -n $(JOBS) --dist loadscope --nbval-lax tests solutions
+	$(PY) -m pytest -n $(JOBS) --dist loadscope --durations=25 --nbval-lax tests solutions
 
 # test-fast runs each solution notebook once, in-process (tests/in_process.py: every graded cell,
 # the release's stubs and the common mistakes against it); `make test` also runs them in a kernel (nbval).
