@@ -201,7 +201,7 @@ def fit_classifier(
     progress: bool = False,
     eval_every_epoch: bool = True,
 ) -> FitResult:
-    """Train with AdamW, linear warm-up then cosine decay, cross-entropy; evaluate every epoch.
+    """Train with AdamW, linear warm-up then cosine decay, cross-entropy; score the test set.
 
     x_*: (N, C, H, W), y_*: (N,). Batches are drawn from tensors on ``device`` (no DataLoader),
     shuffled by a generator seeded with ``seed``, so a run is reproducible. With

@@ -65,12 +65,20 @@ PRELOAD = "import course_lib.grading"  # before any student code: the integrity 
 # last: once ipykernel's own exit handlers are done it ends the process, skipping the
 # interpreter's teardown of torch (about 0.5 s of every graded submission). The exit status is
 # then always 0; nbgrader reads none (a kernel that dies early is still seen dying).
-KERNEL_BOOT = (
-    "import atexit, os, sys; "
-    "atexit.register(lambda: (sys.stdout.flush(), sys.stderr.flush(), os._exit(0))); "
-    "sys.path[:1] = [] if sys.path[0] in ('', os.getcwd()) else sys.path[:1]; "
-    "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
-)
+KERNEL_BOOT = """
+import atexit, os, sys
+
+def _end_now():
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+atexit.register(_end_now)
+if sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
 
 
 class SandboxError(RuntimeError):
